@@ -1,0 +1,1 @@
+"""pod-meta-exporter: keeps Fluent Bit's kubernetes metadata preload directory exact."""

@@ -1,0 +1,322 @@
+"""The core: what the preload directory must hold, and when it must change."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pod_meta_exporter.domain import events, names
+from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
+from pod_meta_exporter.domain.documents import DocumentProfile
+
+# The digest of a file found on disk at start-up, whose content the core never saw.
+_UNKNOWN = b""
+
+
+def _digest(content: bytes) -> bytes:
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
+class InvalidObject(ValueError):
+    """An API object without the metadata the directory needs."""
+
+
+def _metadata(obj: object) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        msg = f"object is a {type(obj).__name__}, not a JSON object"
+        raise InvalidObject(msg)
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        msg = "object has no metadata"
+        raise InvalidObject(msg)
+    return metadata
+
+
+def _pod_identity(pod: object) -> tuple[names.PodKey, str]:
+    metadata = _metadata(pod)
+    key = names.pod_key(metadata.get("namespace"), metadata.get("name"))
+    uid = metadata.get("uid")
+    if not isinstance(uid, str) or not uid:
+        msg = f"pod {key.namespace}/{key.name} has no metadata.uid"
+        raise InvalidObject(msg)
+    return key, uid
+
+
+def _namespace_name(namespace: object) -> str:
+    return names.check_namespace(_metadata(namespace).get("name"))
+
+
+@dataclass(slots=True)
+class _Pod:
+    uid: str | None  # None: adopted from disk at start-up, uid unknown
+    expires: float | None  # None: live; else when its retention ends
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What handling one event did besides changing the desired state."""
+
+    rejections: tuple[Rejection, ...] = ()
+    unchanged: int = 0
+    """Files whose rendered bytes equalled what the store holds, so nothing is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long a failed write or removal waits before the next try: doubling from first to cap."""
+
+    first: float = 1.0
+    cap: float = 30.0
+
+
+class MetaDirectory:
+    """Desired state of the directory, reconciled against what the store is known to hold.
+
+    Feed it events with handle() (or adopt() once at start), then apply due() through the
+    store and report each outcome with applied() or failed(). next_wakeup() says when due()
+    will next have work that no event brings: an expiring retention or a retry.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: float,
+        profile: DocumentProfile = DocumentProfile.MINIMAL,
+        namespace_metadata: bool = False,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        if retention < 0:
+            msg = f"retention must not be negative, got {retention}"
+            raise ValueError(msg)
+        self.retention = retention
+        self.profile = profile
+        self.namespace_metadata = namespace_metadata
+        self._retry = retry
+        self._pods: dict[names.PodKey, _Pod] = {}
+        self._pods_per_namespace: Counter[str] = Counter()
+        self._namespace_docs: dict[str, bytes] = {}
+        self._deleted_namespaces: set[str] = set()
+        self._expiries: list[tuple[float, names.PodKey]] = []  # a heap; stale entries are skipped
+        self._on_disk: dict[str, bytes] = {}  # name -> digest of what the store holds
+        self._pending: dict[str, Action] = {}
+        self._failures: dict[str, tuple[int, float]] = {}  # name -> (attempts, retry at)
+        self._unchanged = 0
+        self.synced = False
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def adopt(self, present: Iterable[str], *, now: float) -> None:
+        """Take over the files an earlier run left, once, before any event.
+
+        Each pod file gets a full retention from now: Fluent Bit may still need the metadata
+        of pods that died while we were away. The initial resync then claims the live ones.
+        """
+        namespaces: set[str] = set()
+        for filename in present:
+            parsed = names.parse_filename(filename)
+            if parsed is None:
+                continue
+            self._on_disk[filename] = _UNKNOWN
+            if isinstance(parsed, names.PodKey):
+                self._add_pod(parsed, uid=None)
+                self._retain(parsed, until=now + self.retention)
+            else:
+                namespaces.add(parsed)
+        for namespace in namespaces:
+            self._refresh_namespace(namespace)
+
+    def handle(self, event: events.ClusterEvent, *, now: float) -> Outcome:
+        """Apply one cluster event: what it refused, and how many files it found already right."""
+        self._unchanged = 0
+        match event:
+            case events.PodUpserted(pod):
+                rejections = self._guard(self._upsert_pod, pod)
+            case events.PodDeleted(pod):
+                rejections = self._guard(lambda obj: self._delete_pod(obj, now=now), pod)
+            case events.PodsResynced(pods):
+                rejections = self._resync_pods(pods, now=now)
+            case events.NamespaceUpserted(namespace):
+                rejections = self._guard(self._upsert_namespace, namespace)
+            case events.NamespaceDeleted(namespace):
+                rejections = self._guard(self._delete_namespace, namespace)
+            case _:
+                rejections = self._resync_namespaces(event.namespaces)
+        return Outcome(tuple(rejections), self._unchanged)
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def due(self, *, now: float) -> list[Action]:
+        """Expire what is due, then return every action that should be applied now."""
+        while self._expiries and self._expiries[0][0] <= now:
+            expires, key = heapq.heappop(self._expiries)
+            pod = self._pods.get(key)
+            if pod is not None and pod.expires == expires:
+                self._drop_pod(key)
+        return [
+            action
+            for name, action in self._pending.items()
+            if name not in self._failures or self._failures[name][1] <= now
+        ]
+
+    def applied(self, action: Action) -> None:
+        if isinstance(action, WriteFile):
+            self._on_disk[action.name] = _digest(action.content)
+        else:
+            self._on_disk.pop(action.name, None)
+        if self._pending.get(action.name) == action:
+            del self._pending[action.name]
+            self._failures.pop(action.name, None)
+
+    def failed(self, action: Action, *, now: float) -> None:
+        """The store could not apply the action: try it again after a growing delay."""
+        if self._pending.get(action.name) != action:
+            return
+        attempts = self._failures.get(action.name, (0, now))[0] + 1
+        delay = min(self._retry.cap, self._retry.first * 2 ** (attempts - 1))
+        self._failures[action.name] = (attempts, now + delay)
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time at which due() has work without a new event, or None."""
+        while self._expiries:
+            expires, key = self._expiries[0]
+            pod = self._pods.get(key)
+            if pod is not None and pod.expires == expires:
+                break
+            heapq.heappop(self._expiries)
+        times = [self._expiries[0][0]] if self._expiries else []
+        times.extend(retry_at for _, retry_at in self._failures.values())
+        return min(times, default=None)
+
+    @property
+    def pending_removals(self) -> int:
+        """Pods whose file is kept only for its retention."""
+        return sum(1 for pod in self._pods.values() if pod.expires is not None)
+
+    # -- pods -----------------------------------------------------------------------------
+
+    def _upsert_pod(self, obj: events.ApiObject) -> None:
+        key, uid = _pod_identity(obj)
+        pod = self._pods.get(key)
+        if pod is None:
+            self._add_pod(key, uid=uid)
+        else:
+            # A new uid under the same name (a StatefulSet pod recreated during its
+            # predecessor's retention) takes the file over and cancels the removal.
+            pod.uid, pod.expires = uid, None
+        self._want(key.filename, self.profile.pod_document(obj))
+
+    def _delete_pod(self, obj: events.ApiObject, *, now: float) -> None:
+        key, uid = _pod_identity(obj)
+        pod = self._pods.get(key)
+        if pod is not None and pod.uid not in (None, uid):
+            return  # an older pod of the same name: its deletion must not touch the newer file
+        if pod is None:
+            self._add_pod(key, uid=uid)
+        self._want(key.filename, self.profile.pod_document(obj))
+        if pod is None or pod.expires is None or pod.uid is None:
+            self._retain(key, until=now + self.retention)
+        self._pods[key].uid = uid
+
+    def _resync_pods(self, pods: tuple[events.ApiObject, ...], *, now: float) -> list[Rejection]:
+        listed: set[names.PodKey] = set()
+        rejections: list[Rejection] = []
+        for obj in pods:
+            rejected = self._guard(self._upsert_pod, obj)
+            if rejected:
+                rejections.extend(rejected)
+            else:
+                listed.add(_pod_identity(obj)[0])
+        for key, pod in self._pods.items():
+            if pod.expires is None and key not in listed:
+                # Deleted while we were not watching: it gets its full retention from now.
+                self._retain(key, until=now + self.retention)
+        self.synced = True
+        return rejections
+
+    def _add_pod(self, key: names.PodKey, *, uid: str | None) -> None:
+        self._pods[key] = _Pod(uid=uid, expires=None)
+        self._pods_per_namespace[key.namespace] += 1
+        if self._pods_per_namespace[key.namespace] == 1:
+            self._refresh_namespace(key.namespace)
+
+    def _retain(self, key: names.PodKey, *, until: float) -> None:
+        self._pods[key].expires = until
+        heapq.heappush(self._expiries, (until, key))
+
+    def _drop_pod(self, key: names.PodKey) -> None:
+        del self._pods[key]
+        self._unwant(key.filename)
+        self._pods_per_namespace[key.namespace] -= 1
+        if not self._pods_per_namespace[key.namespace]:
+            del self._pods_per_namespace[key.namespace]
+            self._refresh_namespace(key.namespace)
+
+    # -- namespaces -----------------------------------------------------------------------
+
+    def _upsert_namespace(self, obj: events.ApiObject) -> None:
+        name = _namespace_name(obj)
+        if self.namespace_metadata:
+            self._namespace_docs[name] = self.profile.namespace_document(obj)
+            self._deleted_namespaces.discard(name)
+            self._refresh_namespace(name)
+
+    def _delete_namespace(self, obj: events.ApiObject) -> None:
+        name = _namespace_name(obj)
+        if self.namespace_metadata:
+            self._namespace_docs[name] = self.profile.namespace_document(obj)
+            self._deleted_namespaces.add(name)
+            self._refresh_namespace(name)
+
+    def _resync_namespaces(self, namespaces: tuple[events.ApiObject, ...]) -> list[Rejection]:
+        listed: set[str] = set()
+        rejections: list[Rejection] = []
+        for obj in namespaces:
+            rejected = self._guard(self._upsert_namespace, obj)
+            if rejected:
+                rejections.extend(rejected)
+            else:
+                listed.add(_namespace_name(obj))
+        self._deleted_namespaces.update(set(self._namespace_docs) - listed)
+        for name in list(self._namespace_docs):
+            self._refresh_namespace(name)
+        return rejections
+
+    def _refresh_namespace(self, namespace: str) -> None:
+        """A namespace file lives exactly as long as some pod file of its namespace."""
+        filename = names.namespace_filename(namespace)
+        if not self._pods_per_namespace[namespace]:
+            self._unwant(filename)
+            if namespace in self._deleted_namespaces:
+                self._deleted_namespaces.discard(namespace)
+                del self._namespace_docs[namespace]
+        elif namespace in self._namespace_docs:
+            self._want(filename, self._namespace_docs[namespace])
+
+    # -- reconciliation -------------------------------------------------------------------
+
+    def _want(self, filename: str, content: bytes) -> None:
+        if self._on_disk.get(filename) == _digest(content):
+            self._pending.pop(filename, None)
+            self._unchanged += 1
+        else:
+            self._pending[filename] = WriteFile(filename, content)
+        self._failures.pop(filename, None)
+
+    def _unwant(self, filename: str) -> None:
+        if filename in self._on_disk:
+            self._pending[filename] = RemoveFile(filename)
+        else:
+            self._pending.pop(filename, None)
+        self._failures.pop(filename, None)
+
+    @staticmethod
+    def _guard(apply: Callable[[events.ApiObject], None], obj: events.ApiObject) -> list[Rejection]:
+        try:
+            apply(obj)
+        except (InvalidObject, names.InvalidName) as error:
+            return [Rejection(str(error))]
+        return []

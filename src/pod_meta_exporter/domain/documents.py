@@ -1,0 +1,65 @@
+"""Document profiles: which part of an API object becomes the bytes of its file."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# A selection tree: a key maps to KEEP (keep the value whole), to a nested selection
+# (for an object), or to a one-element tuple holding the selection for each list item.
+_Selection = Mapping[str, Any]
+KEEP = None
+
+# Exactly what Fluent Bit's kubernetes filter reads (shared/fluent-bit/CONTRACT.md).
+_CONTAINER_STATUS: _Selection = {"name": KEEP, "containerID": KEEP, "imageID": KEEP, "image": KEEP}
+_POD: _Selection = {
+    "metadata": {
+        "name": KEEP,
+        "namespace": KEEP,
+        "uid": KEEP,
+        "labels": KEEP,
+        "annotations": KEEP,
+        "ownerReferences": KEEP,
+    },
+    "spec": {"nodeName": KEEP},
+    "status": {
+        "podIP": KEEP,
+        "containerStatuses": (_CONTAINER_STATUS,),
+        "initContainerStatuses": (_CONTAINER_STATUS,),
+    },
+}
+_NAMESPACE: _Selection = {"metadata": {"name": KEEP, "uid": KEEP, "labels": KEEP, "annotations": KEEP}}
+
+
+def _select(value: Any, selection: Any) -> Any:
+    # Iterating the source, not the selection, keeps the API's key order: Fluent Bit carries
+    # fields read before "name" in a containerStatuses entry over to the next entry.
+    if selection is KEEP:
+        return value
+    if isinstance(selection, tuple):
+        return [_select(item, selection[0]) for item in value] if isinstance(value, list) else value
+    if not isinstance(value, Mapping):
+        return value
+    return {key: _select(item, selection[key]) for key, item in value.items() if key in selection}
+
+
+def encode(document: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, keys in the order given (never sorted)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class DocumentProfile(enum.Enum):
+    """How much of the API object reaches the disk."""
+
+    MINIMAL = "minimal"
+    """Only the fields Fluent Bit reads, so env values and other spec fields never reach the disk."""
+    FULL = "full"
+    """The object exactly as the API served it."""
+
+    def pod_document(self, pod: Mapping[str, Any]) -> bytes:
+        return encode(pod if self is DocumentProfile.FULL else _select(pod, _POD))
+
+    def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
+        return encode(namespace if self is DocumentProfile.FULL else _select(namespace, _NAMESPACE))

@@ -1,0 +1,88 @@
+"""File names of the preload directory, and the Kubernetes name rules that keep them safe."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+POD_SUFFIX = ".meta"
+NAMESPACE_SUFFIX = ".namespace_meta"
+
+# Most filesystems (ext4, xfs, overlayfs) refuse a single path component over 255 bytes.
+NAME_MAX = 255
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class InvalidName(ValueError):
+    """A namespace or pod name that Kubernetes would not accept, or that would not make a safe file name."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PodKey:
+    """A pod's identity in the directory: namespace and name (the uid may change under it)."""
+
+    namespace: str
+    name: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.namespace}_{self.name}{POD_SUFFIX}"
+
+
+def check_namespace(value: object) -> str:
+    """Return the namespace if it is a valid DNS-1123 label, or raise InvalidName saying why."""
+    if not isinstance(value, str) or not value:
+        msg = f"namespace is missing or not a string: {value!r}"
+        raise InvalidName(msg)
+    if len(value) > 63:  # noqa: PLR2004 - the DNS-1123 label limit
+        msg = f"namespace {value[:80]!r} is {len(value)} characters, over the 63 allowed"
+        raise InvalidName(msg)
+    if not _DNS_LABEL.fullmatch(value):
+        msg = f"namespace {value!r} is not a DNS-1123 label"
+        raise InvalidName(msg)
+    return value
+
+
+def check_pod_name(value: object) -> str:
+    """Return the pod name if it is a valid DNS-1123 subdomain, or raise InvalidName saying why."""
+    if not isinstance(value, str) or not value:
+        msg = f"pod name is missing or not a string: {value!r}"
+        raise InvalidName(msg)
+    if len(value) > 253:  # noqa: PLR2004 - the DNS-1123 subdomain limit
+        msg = f"pod name {value[:80]!r}... is {len(value)} characters, over the 253 allowed"
+        raise InvalidName(msg)
+    if not _DNS_SUBDOMAIN.fullmatch(value):
+        msg = f"pod name {value!r} is not a DNS-1123 subdomain"
+        raise InvalidName(msg)
+    return value
+
+
+def pod_key(namespace: object, name: object) -> PodKey:
+    """Validate both names and return the key; the file name must also fit in NAME_MAX bytes."""
+    key = PodKey(check_namespace(namespace), check_pod_name(name))
+    size = len(key.filename.encode())
+    if size > NAME_MAX:
+        msg = (
+            f"file name for pod {key.namespace}/{key.name} would be {size} bytes, over the {NAME_MAX} allowed"
+        )
+        raise InvalidName(msg)
+    return key
+
+
+def namespace_filename(namespace: str) -> str:
+    return f"{namespace}{NAMESPACE_SUFFIX}"
+
+
+def parse_filename(filename: str) -> PodKey | str | None:
+    """Read a directory entry back: a PodKey, a namespace name, or None if it is not ours."""
+    try:
+        if filename.endswith(NAMESPACE_SUFFIX):
+            return check_namespace(filename.removesuffix(NAMESPACE_SUFFIX))
+        if filename.endswith(POD_SUFFIX):
+            namespace, sep, name = filename.removesuffix(POD_SUFFIX).partition("_")
+            return pod_key(namespace, name) if sep else None
+    except InvalidName:
+        return None
+    return None
