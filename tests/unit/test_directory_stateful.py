@@ -192,6 +192,11 @@ class DirectoryMachine(RuleBasedStateMachine):
             assert names.parse_filename(name) is not None
 
     @invariant()
+    def pending_removals_count_the_retained_pods(self) -> None:
+        retained = sum(1 for gone in self.vanished.values() if self.clock.now() < gone.at + RETENTION)
+        assert self.core.pending_removals == retained
+
+    @invariant()
     def nothing_else_is_in_the_directory(self) -> None:
         expected = {key.filename for key in self.live} | {
             key.filename for key, gone in self.vanished.items() if self.clock.now() < gone.at + RETENTION

@@ -63,7 +63,7 @@ class DirectoryStore:
         with os.scandir(self._prefix) as entries:
             for entry in entries:
                 if entry.name.startswith(_TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
-                    if False:
+                    with contextlib.suppress(FileNotFoundError):
                         Path(entry.path).unlink()
                         removed += 1
         return removed

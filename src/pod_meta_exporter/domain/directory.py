@@ -105,6 +105,7 @@ class MetaDirectory:
         self._pending: dict[str, Action] = {}
         self._failures: dict[str, tuple[int, float]] = {}  # name -> (attempts, retry at)
         self._unchanged = 0
+        self._retained = 0
         self.synced = False
 
     # -- inputs ---------------------------------------------------------------------------
@@ -194,7 +195,7 @@ class MetaDirectory:
     @property
     def pending_removals(self) -> int:
         """Pods whose file is kept only for its retention."""
-        return sum(1 for pod in self._pods.values() if pod.expires is not None)
+        return self._retained
 
     # -- pods -----------------------------------------------------------------------------
 
@@ -206,6 +207,8 @@ class MetaDirectory:
         else:
             # A new uid under the same name (a StatefulSet pod recreated during its
             # predecessor's retention) takes the file over and cancels the removal.
+            if pod.expires is not None:
+                self._retained -= 1
             pod.uid, pod.expires = uid, None
         self._want(key.filename, self.profile.pod_document(obj))
 
@@ -244,11 +247,14 @@ class MetaDirectory:
             self._refresh_namespace(key.namespace)
 
     def _retain(self, key: names.PodKey, *, until: float) -> None:
+        if self._pods[key].expires is None:
+            self._retained += 1
         self._pods[key].expires = until
         heapq.heappush(self._expiries, (until, key))
 
     def _drop_pod(self, key: names.PodKey) -> None:
         del self._pods[key]
+        self._retained -= 1
         self._unwant(key.filename)
         self._pods_per_namespace[key.namespace] -= 1
         if not self._pods_per_namespace[key.namespace]:
