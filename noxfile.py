@@ -1,0 +1,60 @@
+"""nox sessions: the same checks as `make test`, one per session, plus e2e (opt-in) and bench."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "typecheck", "tests", "integration"]
+
+PYTHON = "3.11"
+SOURCES = ["src", "tests", "bench", "noxfile.py", "scripts"]
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[test,lint]")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[test,lint]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The unit tier, with 100% coverage of the domain, and the benchmark's smoke run."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/unit", "--cov", "--cov-report=", *session.posargs)
+    session.run("coverage", "report", "--include=src/pod_meta_exporter/domain/*", "--fail-under=100")
+    session.run("python", "bench/pipeline.py", "--smoke")
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """A real kube-apiserver and etcd, built once from Go modules (see README)."""
+    session.install("-e", ".[test]")
+    if not (os.environ.get("KUBE_APISERVER_BIN") and os.environ.get("ETCD_BIN")):
+        session.run("bash", "scripts/build-controlplane.sh", external=True, success_codes=[0])
+    session.run("pytest", "tests/integration", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def e2e(session: nox.Session) -> None:
+    """kind + Fluent Bit + the sidecar. Needs Docker, kind and kubectl; skips with a reason without them."""
+    session.install("-e", ".[test,e2e]")
+    session.run("pytest", "tests/e2e", "-rs", *session.posargs, external=False)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmarks; writes bench/RESULTS.md."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/run.py", *session.posargs)

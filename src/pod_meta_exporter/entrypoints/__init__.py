@@ -1,0 +1,1 @@
+"""Entry points: the command line, the HTTP endpoints and the composition root."""

@@ -1,0 +1,71 @@
+"""The `pod-meta-exporter` command: settings from flags and EXPORTER_* variables, then run until a signal."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sys
+
+import prometheus_client
+
+from pod_meta_exporter.entrypoints import logs, settings
+from pod_meta_exporter.entrypoints.container import Container
+from pod_meta_exporter.entrypoints.settings import DEFAULT_LISTEN, build_parser
+
+__all__ = ["DEFAULT_LISTEN", "build_parser", "main"]
+
+log = logging.getLogger("pod_meta_exporter")
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = settings.load(sys.argv[1:] if argv is None else argv, os.environ)
+    except settings.SettingsError as error:
+        print(f"pod-meta-exporter: {error}", file=sys.stderr)  # noqa: T201 - before logging exists
+        return EXIT_USAGE
+    logs.configure(log_format=config.log_format, level=config.log_level)
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+    container = Container()
+    container.config.from_dict(dataclasses.asdict(config))
+    return run(container)
+
+
+def run(container: Container) -> int:
+    log.info("starting", extra={"config": _describe(container)})
+    try:
+        store = container.store()
+        store.prepare()
+        stale = store.remove_stale_temporaries()
+        if stale:
+            log.info("removed %d temporary files left by an earlier run", stale)
+    except OSError as error:
+        # Without its directory the exporter can do nothing; the kubelet's restart is the retry.
+        log.error("cannot use the destination directory %s: %s", error.filename, error.strerror)  # noqa: TRY400
+        return 1
+    try:
+        service = container.service()
+        server = container.http()
+    except Exception as error:
+        log.error("cannot start: %s", error)  # noqa: TRY400 - the one line is the message
+        return EXIT_USAGE if isinstance(error, ValueError) else 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop())
+    server.start()
+    log.info("serving /healthz, /readyz and /metrics on port %d", server.port)
+    try:
+        return service.run()
+    finally:
+        server.stop()
+
+
+def _describe(container: Container) -> dict[str, object]:
+    values = container.config()
+    return settings.Settings(**values).describe()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The composition root: one dependency-injector container that builds the exporter from settings."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from pod_meta_exporter.adapters.clock import SystemClock
+from pod_meta_exporter.adapters.cluster import SimulatedCluster
+from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.adapters.store import DirectoryStore
+from pod_meta_exporter.domain.directory import MetaDirectory
+from pod_meta_exporter.entrypoints.http import HealthServer
+from pod_meta_exporter.service.runner import Service
+
+
+def _kubernetes_cluster(
+    *, kubeconfig: object, node_name: str, namespace_metadata: bool, metrics: Metrics
+) -> object:
+    # Imported here so that the demo and --help never pay for the kubernetes client's import.
+    from pod_meta_exporter.adapters import kubernetes
+
+    return kubernetes.KubernetesCluster(
+        api=kubernetes.load_api_client(kubeconfig),  # type: ignore[arg-type]
+        node_name=node_name,
+        namespace_metadata=namespace_metadata,
+        settings=kubernetes.WatchSettings(),
+        metrics=metrics,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    metrics = providers.Singleton(Metrics)
+    clock = providers.Singleton(SystemClock)
+    store = providers.Singleton(
+        DirectoryStore, config.destination_dir, file_mode=config.file_mode, fsync=config.fsync
+    )
+    cluster = providers.Selector(
+        config.cluster,
+        kubernetes=providers.Singleton(
+            _kubernetes_cluster,
+            kubeconfig=config.kubeconfig,
+            node_name=config.node_name,
+            namespace_metadata=config.namespace_metadata,
+            metrics=metrics,
+        ),
+        simulated=providers.Singleton(
+            SimulatedCluster, node_name=config.node_name, namespace_metadata=config.namespace_metadata
+        ),
+    )
+    directory = providers.Singleton(
+        MetaDirectory,
+        retention=config.retention_period,
+        profile=config.content,
+        namespace_metadata=config.namespace_metadata,
+    )
+    service = providers.Singleton(
+        Service, directory=directory, cluster=cluster, store=store, clock=clock, metrics=metrics
+    )
+    http = providers.Singleton(
+        HealthServer,
+        listen=config.listen,
+        registry=metrics.provided.registry,
+        ready=service.provided.ready,
+        alive=service.provided.alive,
+    )

@@ -1,0 +1,62 @@
+"""The README cannot drift: its tables are checked against the CLI, the metrics and the endpoints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.entrypoints import settings
+from pod_meta_exporter.entrypoints.http import _Handler
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def table_rows(heading: str) -> list[list[str]]:
+    section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    return [[cell.strip().strip("`") for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def test_the_configuration_table_lists_every_flag_variable_and_default() -> None:
+    rows = {row[0]: row for row in table_rows("Configuration")}
+    assert set(rows) == {option.flag for option in settings.OPTIONS}
+    for option in settings.OPTIONS:
+        flag, env, default, _ = rows[option.flag]
+        assert env == option.env
+        assert default == (option.default or {"--node-name": "the hostname", "--kubeconfig": "none"}[flag])
+
+
+def test_the_metrics_table_lists_every_exported_metric() -> None:
+    documented = {row[0]: row[1] for row in table_rows("Metrics")}
+    exported = {
+        (f"{family.name}_total" if family.type == "counter" else family.name): family.type
+        for family in Metrics().registry.collect()
+    }
+    assert documented == exported
+
+
+def test_the_endpoints_table_lists_every_route() -> None:
+    assert [row[0] for row in table_rows("Endpoints")] == list(_Handler.routes)
+
+
+def test_the_embedding_example_runs() -> None:
+    section = README.split("\n## Embedding the core\n", 1)[1]
+    (example,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], flags=re.DOTALL)
+    assert len(example.strip().splitlines()) <= 20
+    exec(compile(example, "README.md#embedding-the-core", "exec"), {})
+
+
+def test_the_readme_starts_with_the_two_commands() -> None:
+    first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()] == [
+        "make demo",
+        "make test",
+    ]
+
+
+def test_the_ci_script_runs_the_readmes_test_command() -> None:
+    ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == [
+        "make test"
+    ]
