@@ -1,0 +1,144 @@
+"""Failures of a list or watch: what went wrong, as a metric label and one log line."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+_MAX_DETAIL = 300
+_GONE = 410
+_HINTS = {
+    401: "the credentials were refused; check the service account token",
+    403: "forbidden: check the service account's RBAC, which needs list and watch",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """reason is a metric label from a small fixed set; detail is one line for the log."""
+
+    reason: str
+    detail: str
+
+
+class StreamFailure(Exception):
+    """A watch stream that cannot be trusted past this point (bad line, ERROR event, ...)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
+
+
+class Expired(Exception):  # named for the API's reason
+    """410 Gone: the resourceVersion is older than the server keeps; list again."""
+
+
+def one_line(text: object) -> str:
+    """Collapse whitespace (the client's messages span lines) and cut to a readable length."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= _MAX_DETAIL else flat[: _MAX_DETAIL - 3] + "..."
+
+
+def is_expired(status: dict[str, Any]) -> bool:
+    """Whether a Status (an ERROR event's object, or an error body) says the resourceVersion is gone."""
+    message = status.get("message")
+    return (
+        status.get("code") == _GONE
+        or status.get("reason") in {"Expired", "Gone"}
+        or (isinstance(message, str) and "too old resource version" in message)
+    )
+
+
+def status_failure(status: dict[str, Any]) -> Failure:
+    """An ERROR event other than 410, e.g. a 500 the server sent mid-stream."""
+    code = status.get("code")
+    reason = f"http_{code}" if isinstance(code, int) else "watch_error"
+    return Failure(reason, one_line(f"ERROR event: {code} {status.get('reason')}: {status.get('message')}"))
+
+
+def classify(exc: BaseException) -> Failure:
+    """Name the cause of a failed request or stream."""
+    if isinstance(exc, StreamFailure):
+        return exc.failure
+    if isinstance(exc, ApiException):
+        return _api_failure(exc)
+    cause = _innermost(exc)
+    return Failure(_reason(cause), one_line(f"{type(cause).__name__}: {cause}"))
+
+
+def _api_failure(exc: ApiException) -> Failure:
+    status = exc.status if isinstance(exc.status, int) else 0
+    if status == 0:
+        # The client turns an SSLError into an ApiException without a status.
+        return Failure("tls", one_line(exc.reason))
+    message = _status_message(exc.body)
+    hint = _HINTS.get(status)
+    detail = (
+        f"HTTP {status} {exc.reason}" + (f": {message}" if message else "") + (f" ({hint})" if hint else "")
+    )
+    return Failure(f"http_{status}", one_line(detail))
+
+
+def _status_message(body: object) -> str:
+    """The message of a Status body; never the whole body, which may be long or not JSON."""
+    try:
+        status = json.loads(body) if isinstance(body, str | bytes) else None
+    except ValueError:
+        return ""
+    return str(status.get("message", "")) if isinstance(status, dict) else ""
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The root cause under urllib3's wrappers: MaxRetryError.reason, ProtocolError's argument."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+            exc = exc.reason
+        elif (
+            isinstance(exc, urllib3.exceptions.ProtocolError)
+            and len(exc.args) > 1
+            and isinstance(exc.args[1], BaseException)
+        ):
+            exc = exc.args[1]
+        else:
+            break
+    return exc
+
+
+def _reason(exc: BaseException) -> str:  # noqa: PLR0911 - one return per cause reads best
+    errors = urllib3.exceptions
+    # Order matters: NewConnectionError subclasses ConnectTimeoutError.
+    if isinstance(exc, errors.NameResolutionError):
+        return "dns"
+    if isinstance(exc, errors.NewConnectionError):
+        return "connection_refused" if _caused_by(exc, ConnectionRefusedError) else "connect_failed"
+    if isinstance(exc, errors.ConnectTimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, errors.ReadTimeoutError | TimeoutError):
+        return "read_timeout"
+    if isinstance(exc, errors.SSLError | ssl.SSLError):
+        return "tls"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "connection_reset"
+    if isinstance(exc, errors.HTTPError | http.client.HTTPException | OSError):
+        # Incomplete reads and the like: the connection broke mid-response.
+        return "connection_broken"
+    return "unexpected"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, kind):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -1,0 +1,445 @@
+"""KubernetesCluster against the stand-in API server: list, watch, resourceVersions, failures, close."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from kube_stub import (
+    NODE,
+    Drop,
+    Event,
+    Failing,
+    Hang,
+    KubeStub,
+    Listing,
+    Raw,
+    Stream,
+    Unanswered,
+    added,
+    bookmark,
+    deleted,
+    expired,
+    modified,
+    namespace,
+    pod,
+    status,
+    wait_for,
+)
+from kubernetes import client
+
+from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
+from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.domain.events import (
+    NamespaceDeleted,
+    NamespacesResynced,
+    NamespaceUpserted,
+    PodDeleted,
+    PodsResynced,
+    PodUpserted,
+)
+from pod_meta_exporter.domain.ports import Cluster
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from pod_meta_exporter.domain.events import ClusterEvent
+
+FAST = WatchSettings(connect_timeout=2.0, read_timeout=5.0, backoff_first=0.01, backoff_cap=0.05)
+A, B, C = pod("a", "3"), pod("b", "7"), pod("c", "11")
+
+
+class Running:
+    """A cluster whose events() a thread drains into a list, as the service's loop would."""
+
+    def __init__(self, cluster: KubernetesCluster) -> None:
+        self.cluster = cluster
+        self.events: list[ClusterEvent] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, name="test-drain")
+        self._thread.start()
+
+    def _drain(self) -> None:
+        for event in self.cluster.events():
+            with self._lock:
+                self.events.append(event)
+
+    def seen(self) -> list[ClusterEvent]:
+        with self._lock:
+            return list(self.events)
+
+    def wait_for_events(self, count: int) -> list[ClusterEvent]:
+        wait_for(lambda: len(self.seen()) >= count, seen=self.seen)
+        return self.seen()
+
+    def close(self, *, within: float = 1.0) -> float:
+        """Close, and return how long events() took to end."""
+        started = time.monotonic()
+        self.cluster.close()
+        self._thread.join(within)
+        assert not self._thread.is_alive(), f"events() still running {within}s after close()"
+        return time.monotonic() - started
+
+
+@pytest.fixture
+def stub() -> Iterator[KubeStub]:
+    with KubeStub() as server:
+        yield server
+    assert server.errors == []
+
+
+@pytest.fixture
+def api(stub: KubeStub) -> Iterator[client.ApiClient]:
+    api_client = stub.api_client()
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+def start(api: client.ApiClient, metrics: Metrics) -> Iterator[Callable[..., Running]]:
+    running: list[Running] = []
+
+    def start(*, namespace_metadata: bool = False, settings: WatchSettings = FAST) -> Running:
+        cluster = KubernetesCluster(
+            api=api,
+            node_name=NODE,
+            namespace_metadata=namespace_metadata,
+            settings=settings,
+            metrics=metrics,
+            rng=random.Random(7),
+        )
+        running.append(Running(cluster))
+        return running[-1]
+
+    yield start
+    for each in running:
+        each.close()
+    wait_for(lambda: not watch_threads(), seen=watch_threads)
+
+
+def watch_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("watch-")]
+
+
+def count(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(f"pod_meta_exporter_{name}_total", labels) or 0.0
+
+
+def test_conforms_to_the_cluster_port(api: client.ApiClient, metrics: Metrics) -> None:
+    cluster: Cluster = KubernetesCluster(
+        api=api, node_name=NODE, namespace_metadata=False, settings=FAST, metrics=metrics
+    )
+    assert isinstance(cluster, Cluster)
+    assert not cluster.is_live()
+    cluster.close()
+    assert list(cluster.events()) == []
+
+
+def test_lists_then_watches_from_the_list_and_every_event_and_bookmark(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    b2 = pod("b", "12", phase="Succeeded")
+    split = modified(b2).line()
+    stub.lists("pods", Listing([A, B], "10"))
+    stub.watches(
+        "pods",
+        Stream(
+            (
+                added(C),
+                Raw(split[:20]),
+                Raw(split[20:]),
+                bookmark("13"),
+                deleted(pod("a", "14")),
+                bookmark("20"),
+            )
+        ),
+    )
+    running = start()
+
+    events = running.wait_for_events(4)
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
+
+    assert events == [PodsResynced((A, B)), PodUpserted(C), PodUpserted(b2), PodDeleted(pod("a", "14"))]
+    assert stub.versions("pods", watch=False) == ["0"]
+    # The first watch starts at the list's version; the normal end re-watches from the last bookmark.
+    assert stub.versions("pods", watch=True) == ["10", "20"]
+    listing, *watches = [r.query for r in stub.requests]
+    assert listing == {"fieldSelector": f"spec.nodeName={NODE}", "resourceVersion": "0"}
+    for query in watches:
+        assert query["watch"] == "true"
+        assert query["allowWatchBookmarks"] == "true"
+        assert query["fieldSelector"] == f"spec.nodeName={NODE}"
+        assert 300 <= int(query["timeoutSeconds"]) <= 600
+    wait_for(running.cluster.is_live)
+    assert count(metrics, "relists", resource="pods") == 1
+    assert count(metrics, "watch_restarts", resource="pods") == 1
+    assert (
+        metrics.registry.get_sample_value("pod_meta_exporter_api_errors_total", {"resource": "pods"}) is None
+    )
+
+
+def test_410_in_the_stream_lists_again_and_resyncs(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    stub.lists("pods", Listing([A, B], "10"), Listing([B], "30"))
+    stub.watches("pods", Stream((added(C), expired("10"))))
+    running = start()
+
+    events = running.wait_for_events(3)
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
+
+    # The second resync lacks a and c: the core sees that they are gone.
+    assert events == [PodsResynced((A, B)), PodUpserted(C), PodsResynced((B,))]
+    assert stub.versions("pods", watch=False) == ["0", "0"]
+    assert stub.versions("pods", watch=True) == ["10", "30"]
+    assert count(metrics, "relists", resource="pods") == 2
+    wait_for(running.cluster.is_live)
+
+
+def test_410_on_the_watch_request_lists_again(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    a2 = pod("a", "50")
+    stub.lists("pods", Listing([A], "10"), Listing([a2], "50"))
+    stub.watches("pods", Failing(410, "Expired", "too old resource version: 10 (50)"))
+    running = start()
+
+    events = running.wait_for_events(2)
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
+
+    assert events == [PodsResynced((A,)), PodsResynced((a2,))]
+    assert stub.versions("pods", watch=True) == ["10", "50"]
+    assert count(metrics, "relists", resource="pods") == 2
+    assert count(metrics, "api_errors", resource="pods", reason="http_410") == 0
+
+
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [
+        pytest.param((Drop(),), "connection_broken", id="connection-dropped-mid-line"),
+        pytest.param((), "truncated_stream", id="stream-ended-mid-line"),
+    ],
+)
+def test_a_line_cut_short_is_discarded_and_the_watch_resumes_from_the_last_good_version(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics, ending: tuple[Drop, ...], reason: str
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches("pods", Stream((added(C), Raw(added(pod("d", "12")).line()[:30]), *ending)))
+    running = start()
+
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
+
+    assert running.seen() == [PodsResynced((A,)), PodUpserted(C)]
+    assert stub.versions("pods", watch=True) == ["10", "11"]
+    assert count(metrics, "api_errors", resource="pods", reason=reason) == 1
+    assert count(metrics, "relists", resource="pods") == 1
+
+
+def test_malformed_json_breaks_the_stream_and_the_watch_resumes_from_the_last_good_version(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches(
+        "pods", Stream((added(C), Raw(b'{"type": "ADDED", "object": {oops\n'), added(pod("d", "12"))))
+    )
+    running = start()
+
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
+
+    assert running.seen() == [PodsResynced((A,)), PodUpserted(C)]
+    assert stub.versions("pods", watch=True) == ["10", "11"]
+    assert count(metrics, "api_errors", resource="pods", reason="malformed_json") == 1
+    [line] = [r.getMessage() for r in caplog.records if "malformed_json" in r.getMessage()]
+    assert "\n" not in line
+    assert "oops" not in line  # the content is never logged
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Failing(500), "http_500"),
+        (Failing(503, "ServiceUnavailable"), "http_503"),
+        (Failing(429, "TooManyRequests"), "http_429"),
+        (Failing(401, "Unauthorized"), "http_401"),
+        (
+            Failing(403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:x:y" cannot watch'),
+            "http_403",
+        ),
+        (Stream((Event("ERROR", status(500, "InternalError", "etcd went away")),)), "http_500"),
+        (Stream(), "short_watch"),
+    ],
+    ids=["500", "503", "429", "401", "403", "error-event", "empty-watch"],
+)
+def test_a_failed_watch_backs_off_and_watches_again_from_the_same_version(
+    stub: KubeStub,
+    start: Callable[..., Running],
+    metrics: Metrics,
+    *,
+    caplog: pytest.LogCaptureFixture,
+    reply: Failing | Stream,
+    reason: str,
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches("pods", reply, Stream((added(C),)))
+    running = start()
+
+    events = running.wait_for_events(2)
+    wait_for(lambda: len(stub.versions("pods", watch=True)) == 3, seen=lambda: stub.requests)
+
+    assert events == [PodsResynced((A,)), PodUpserted(C)]
+    assert stub.versions("pods", watch=True) == ["10", "10", "11"]
+    assert count(metrics, "api_errors", resource="pods", reason=reason) == 1
+    assert count(metrics, "relists", resource="pods") == 1
+    [failure] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert reason in failure.getMessage()
+    assert "\n" not in failure.getMessage()
+    if reason == "http_403":
+        assert "RBAC" in failure.getMessage()
+    wait_for(running.cluster.is_live)
+
+
+def test_a_failed_list_backs_off_and_lists_again(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    stub.lists("pods", Failing(500), Listing([A], "10"))
+    running = start()
+
+    assert running.wait_for_events(1) == [PodsResynced((A,))]
+    wait_for(running.cluster.is_live)
+    assert stub.versions("pods", watch=False) == ["0", "0"]
+    assert stub.versions("pods", watch=True) == ["10"]
+    assert count(metrics, "api_errors", resource="pods", reason="http_500") == 1
+    assert count(metrics, "relists", resource="pods") == 1
+
+
+def test_a_silent_stream_times_out_and_the_watch_resumes_from_the_last_version(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches("pods", Stream((added(C), Hang())), Stream((added(pod("d", "12")), Hang())))
+    running = start(settings=WatchSettings(read_timeout=0.2, backoff_first=0.01, backoff_cap=0.05))
+
+    events = running.wait_for_events(3)
+    wait_for(lambda: len(stub.versions("pods", watch=True)) >= 3, seen=lambda: stub.requests)
+
+    assert events == [PodsResynced((A,)), PodUpserted(C), PodUpserted(pod("d", "12"))]
+    assert stub.versions("pods", watch=True)[:3] == ["10", "11", "12"]
+    assert count(metrics, "api_errors", resource="pods", reason="read_timeout") >= 2
+    assert count(metrics, "relists", resource="pods") == 1
+
+
+def test_unknown_event_types_are_logged_once_and_skipped(
+    stub: KubeStub, start: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches(
+        "pods", Stream((Event("RESIZED", pod("a", "11")), Event("RESIZED", pod("a", "12")), added(C), Hang()))
+    )
+    running = start()
+
+    assert running.wait_for_events(2) == [PodsResynced((A,)), PodUpserted(C)]
+    assert len([r for r in caplog.records if "RESIZED" in r.getMessage()]) == 1
+
+
+def test_namespace_metadata_lists_and_watches_namespaces_too(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    gate = threading.Event()
+    default, kube_system, team = (
+        namespace("default", "2"),
+        namespace("kube-system", "4"),
+        namespace("team", "6"),
+    )
+    stub.lists("pods", Listing([A], "10"))
+    stub.lists("namespaces", Unanswered(until=gate), Listing([default, kube_system], "5"))
+    stub.watches(
+        "namespaces",
+        Stream((added(team), deleted(namespace("kube-system", "7")), bookmark("9", "Namespace"))),
+    )
+    running = start(namespace_metadata=True)
+
+    running.wait_for_events(1)
+    wait_for(lambda: stub.versions("pods", watch=True) == ["10"], seen=lambda: stub.requests)
+    assert not running.cluster.is_live()  # pods are watched, namespaces not yet listed
+    gate.set()
+
+    running.wait_for_events(4)
+    wait_for(lambda: len(stub.versions("namespaces", watch=True)) == 2, seen=lambda: stub.requests)
+    wait_for(running.cluster.is_live)
+
+    seen = running.seen()
+    assert [e for e in seen if isinstance(e, PodsResynced | PodUpserted | PodDeleted)] == [PodsResynced((A,))]
+    assert [e for e in seen if isinstance(e, NamespacesResynced | NamespaceUpserted | NamespaceDeleted)] == [
+        NamespacesResynced((default, kube_system)),
+        NamespaceUpserted(team),
+        NamespaceDeleted(namespace("kube-system", "7")),
+    ]
+    assert stub.versions("namespaces", watch=True) == ["5", "9"]
+    for request in stub.requests_to("namespaces", watch=True):
+        assert "fieldSelector" not in request.query
+        assert request.query["allowWatchBookmarks"] == "true"
+    assert count(metrics, "relists", resource="namespaces") == 1
+
+
+def test_close_ends_events_promptly_while_watching(stub: KubeStub, start: Callable[..., Running]) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    running = start(settings=WatchSettings(read_timeout=30.0))
+    running.wait_for_events(1)
+    wait_for(running.cluster.is_live)
+
+    assert running.close() < 1.0
+    assert not running.cluster.is_live()
+
+
+def test_close_ends_events_promptly_while_backing_off(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    stub.lists("pods", Listing([A], "10"))
+    stub.watches("pods", Stream((added(C), Drop())))
+    running = start(settings=WatchSettings(read_timeout=30.0, backoff_first=30.0, backoff_cap=30.0))
+    running.wait_for_events(2)
+    wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="connection_broken") == 1)
+
+    assert not running.cluster.is_live()  # in the outage
+    assert running.close() < 1.0
+
+
+def test_close_ends_events_promptly_while_a_list_is_unanswered(
+    stub: KubeStub, start: Callable[..., Running]
+) -> None:
+    gate = threading.Event()
+    stub.lists("pods", Unanswered(until=gate), Failing(503))
+    running = start(settings=WatchSettings(read_timeout=30.0))
+    wait_for(lambda: stub.versions("pods", watch=False) == ["0"], seen=lambda: stub.requests)
+
+    assert running.close() < 1.0
+    gate.set()  # the thread still waits for the response; let it have one, so it can end
+
+
+def test_connection_refused_is_retried_forever_without_raising(metrics: Metrics) -> None:
+    with KubeStub() as gone:
+        url = gone.url  # a port with nobody listening, once the stub is gone
+    configuration = client.Configuration()
+    configuration.host = url
+    with client.ApiClient(configuration) as api:
+        cluster = KubernetesCluster(
+            api=api,
+            node_name=NODE,
+            namespace_metadata=False,
+            settings=FAST,
+            metrics=metrics,
+            rng=random.Random(1),
+        )
+        running = Running(cluster)
+        wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="connection_refused") >= 3)
+        assert not cluster.is_live()
+        assert running.close() < 1.0
