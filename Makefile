@@ -50,6 +50,17 @@ build: $(BIN)/.installed
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
 
+IMAGE ?= pod-meta-exporter:dev
+
+# The container image; deploy/fluent-bit and tests/e2e expect pod-meta-exporter:dev.
+image:
+	docker build --tag $(IMAGE) .
+
+# kind + Fluent Bit + the sidecar (Docker, kind, kubectl); skips in one line without them.
+e2e: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,e2e]'
+	$(BIN)/pytest tests/e2e -rs -p no:cacheprovider
+
 bench: $(BIN)/.installed controlplane
 	$(BIN)/python bench/run.py
 

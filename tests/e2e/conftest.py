@@ -1,0 +1,134 @@
+"""The e2e tier: kind running tests/e2e/overlay; skipped in one line where a prerequisite is missing."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import platform
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from deploy_manifests import E2E_OVERLAY_DIR, REPO
+from e2e import harness
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
+
+    from pytest_kind import KindCluster
+
+HERE = Path(__file__).resolve().parent
+EXPORTER_IMAGE = "pod-meta-exporter:dev"  # deploy/fluent-bit/kustomization.yaml's images entry
+
+
+@functools.cache
+def missing_prerequisites() -> tuple[str, ...]:
+    missing = [f"the {tool} command" for tool in ("docker", "kind", "kubectl") if shutil.which(tool) is None]
+    if importlib.util.find_spec("pytest_kind") is None:
+        missing.append("pytest-kind-ng (pip install -e '.[e2e]')")
+    if shutil.which("docker") is not None:
+        try:
+            subprocess.run(["docker", "info"], check=True, capture_output=True, timeout=30)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            missing.append("a reachable Docker engine (`docker info` failed)")
+    return tuple(missing)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport | None:
+    # Every module here is reported skipped from this one place, so `-rs` shows one line. (A
+    # skip raised from a fixture is reported at each test's own line; one raised while importing
+    # a conftest is an error.)
+    if not isinstance(collector, pytest.Module) or collector.path.parent != HERE:
+        return None
+    missing = missing_prerequisites()
+    if not missing:
+        return None
+    where = (str(Path(__file__)), missing_prerequisites.__wrapped__.__code__.co_firstlineno)
+    return pytest.CollectReport(
+        collector.nodeid, "skipped", (*where, f"Skipped: e2e needs {', '.join(missing)}"), []
+    )
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(request: pytest.FixtureRequest) -> Iterator[KindCluster]:
+    """pytest-kind's fixture, with the kind and kubectl on PATH (its own default downloads kind 0.17)."""
+    from pytest_kind import KindCluster
+
+    option = request.config.getoption
+    kubeconfig = option("kubeconfig")
+    cluster = KindCluster(
+        option("cluster_name"),
+        Path(kubeconfig) if kubeconfig else None,
+        image=option("kind_image"),
+        kind_path=Path(option("kind_bin") or str(shutil.which("kind"))),
+        kubectl_path=Path(option("kind_kubectl_bin") or str(shutil.which("kubectl"))),
+    )
+    cluster.create()
+    yield cluster
+    if not option("keep_cluster"):
+        cluster.delete()
+
+
+@pytest.fixture(scope="session")
+def stack(kind_cluster: KindCluster) -> harness.Stack:
+    """The image built and loaded, tests/e2e/overlay applied, and its DaemonSet ready."""
+    subprocess.run(["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
+    load_image(kind_cluster, EXPORTER_IMAGE)
+    deployed = harness.Stack(kind_cluster)
+    deployed.kubectl("apply", "--kustomize", str(E2E_OVERLAY_DIR))
+    try:
+        deployed.wait_until_ready()
+    except AssertionError as error:
+        details = "\n\n".join(f"--- {title}\n{text}" for title, text in deployed.diagnostics())
+        msg = f"{error}\n{details}"
+        raise AssertionError(msg) from None
+    return deployed
+
+
+def load_image(cluster: KindCluster, image: str) -> None:
+    try:
+        cluster.load_docker_image(image)
+    except subprocess.CalledProcessError:
+        # With Docker's containerd image store (the default from Docker 29) `kind load
+        # docker-image` fails with "content digest not found" (kind issue 3795); saving one
+        # platform to an archive works with both stores.
+        arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = str(Path(scratch) / "image.tar")
+            subprocess.run(
+                ["docker", "image", "save", "--platform", f"linux/{arch}", "-o", archive, image], check=True
+            )
+            kind = str(cluster.kind_path)
+            subprocess.run([kind, "load", "image-archive", archive, "--name", cluster.name], check=True)
+
+
+@pytest.fixture(scope="session")
+def namespace(stack: harness.Stack) -> Iterator[str]:
+    name = f"e2e-{secrets.token_hex(3)}"
+    stack.kubectl("create", "namespace", name)
+    yield name
+    stack.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """On a failure, attach both Fluent Bits' and the exporter's logs and the directory listing."""
+    report = yield
+    deployed = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and call.when == "call" and deployed is not None:
+        report.sections.extend((f"e2e: {title}", text) for title, text in deployed.diagnostics())
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    figures = config.stash.get(harness.FIGURES, [])
+    if figures:
+        terminalreporter.write_sep("-", "e2e figures")
+        for line in figures:
+            terminalreporter.write_line(line)

@@ -1,0 +1,286 @@
+"""The deployed stack seen through kubectl: short-lived pods, Fluent Bit's records, the shared directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import deploy_manifests
+from pod_meta_exporter.entrypoints.durations import parse_duration
+from waiting import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pytest_kind import KindCluster
+
+NAMESPACE = "logging"
+DAEMONSET = "fluent-bit"
+SELECTOR = "app.kubernetes.io/name=fluent-bit"
+SHARED_DIR = "/var/kube_meta"
+FLUENT_BIT = "fluent-bit"  # reads the exporter's files
+BASELINE = "fluent-bit-baseline"  # the same configuration without them
+EXPORTER = "pod-meta-exporter"
+INSPECTOR = "inspector"
+BUSYBOX = "busybox:1.36.1"
+
+READY_TIMEOUT = 300.0  # first run: image pulls into the kind node
+POD_TIMEOUT = 120.0
+RECORD_TIMEOUT = 60.0
+POLL = 0.5
+# Below the fluent-bit container's liveness budget (3 failed probes 10s apart).
+MAX_PAUSE = 20.0
+
+FIGURES = pytest.StashKey[list[str]]()
+
+Record = dict[str, Any]
+
+
+def retention_seconds() -> float:
+    """EXPORTER_RETENTION_PERIOD as tests/e2e/overlay sets it."""
+    (daemonset,) = (
+        o
+        for o in deploy_manifests.deploy_manifests(deploy_manifests.E2E_OVERLAY_DIR)
+        if o["kind"] == "DaemonSet"
+    )
+    (exporter,) = (c for c in daemonset["spec"]["template"]["spec"]["containers"] if c["name"] == EXPORTER)
+    (value,) = (v["value"] for v in exporter["env"] if v["name"] == "EXPORTER_RETENTION_PERIOD")
+    return parse_duration(value)
+
+
+class Pending(str):
+    """What a probe saw instead of what it awaits: falsy, so wait_for keeps polling and shows it."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class KubectlError(RuntimeError):
+    """kubectl failed; the message carries its stderr."""
+
+
+@dataclass(frozen=True)
+class ShortLivedPod:
+    namespace: str
+    name: str
+    uid: str
+    labels: dict[str, str]
+    line: str
+
+    @property
+    def meta_file(self) -> str:
+        return f"{self.namespace}_{self.name}.meta"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The overlay deployed on a kind cluster, driven through pytest-kind's kubectl."""
+
+    cluster: KindCluster
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        try:
+            output: str = self.cluster.kubectl(*args, input=stdin, stderr=subprocess.PIPE)
+        except subprocess.CalledProcessError as error:
+            msg = f"kubectl {' '.join(args)}: {error.stderr.strip()}"
+            raise KubectlError(msg) from error
+        return output
+
+    def get(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    # --- The DaemonSet ---
+
+    def wait_until_ready(self) -> None:
+        wait_for(self._rollout_done, timeout=READY_TIMEOUT, interval=2.0, what=f"DaemonSet {DAEMONSET} ready")
+
+    def _rollout_done(self) -> bool | Pending:
+        daemonset = self.get("daemonset", DAEMONSET, "-n", NAMESPACE)
+        status = daemonset.get("status", {})
+        wanted = status.get("desiredNumberScheduled", 0)
+        done = (
+            wanted > 0
+            and status.get("observedGeneration") == daemonset["metadata"]["generation"]
+            and status.get("updatedNumberScheduled") == wanted
+            and status.get("numberReady") == wanted
+        )
+        return done or Pending(f"status {json.dumps(status)}")
+
+    def logging_pod(self, node: str) -> str:
+        pods = self.get("pods", "-n", NAMESPACE, "-l", SELECTOR, "--field-selector", f"spec.nodeName={node}")
+        (pod,) = (
+            p["metadata"]["name"] for p in pods["items"] if p["metadata"].get("deletionTimestamp") is None
+        )
+        return str(pod)
+
+    def inspect(self, node: str, *command: str) -> str:
+        return self.kubectl("exec", "-n", NAMESPACE, self.logging_pod(node), "-c", INSPECTOR, "--", *command)
+
+    def shared_files(self, node: str) -> list[str]:
+        return self.inspect(node, "ls", "-1A", SHARED_DIR).split()
+
+    # --- Fluent Bit's output ---
+
+    def records(self, node: str, container: str, *, since: datetime) -> list[Record]:
+        text = self.kubectl(
+            "logs", "-n", NAMESPACE, self.logging_pod(node), "-c", container, f"--since-time={rfc3339(since)}"
+        )
+        found = []
+        for line in text.splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(json.JSONDecodeError):
+                    found.append(json.loads(line))
+        return found
+
+    def record_of(
+        self, pod: ShortLivedPod, node: str, container: str, *, since: datetime
+    ) -> Record | Pending:
+        """The record of the pod's one line, as this Fluent Bit container printed it."""
+        records = self.records(node, container, since=since)
+        matches = [r for r in records if r.get("log", "").strip() == pod.line]
+        return matches[0] if matches else Pending(f"{len(records)} records, none with {pod.line!r}")
+
+    def records_by_line(self, nodes: set[str], container: str, *, since: datetime) -> dict[str, Record]:
+        return {
+            record.get("log", "").strip(): record
+            for node in sorted(nodes)
+            for record in self.records(node, container, since=since)
+        }
+
+    def wait_for_record(self, pod: ShortLivedPod, node: str, container: str, *, since: datetime) -> Record:
+        return wait_for(
+            lambda: self.record_of(pod, node, container, since=since),
+            timeout=RECORD_TIMEOUT,
+            interval=POLL,
+            what=f"{container} to print the line of {pod.name}",
+        )
+
+    # --- Pausing Fluent Bit (shareProcessNamespace in the overlay) ---
+
+    def fluent_bit_pids(self, node: str) -> list[str]:
+        return self.inspect(node, "pidof", "fluent-bit").split()
+
+    def files_open_in_fluent_bit(self, node: str) -> list[str]:
+        """For each Fluent Bit process, the targets of its open descriptors, one string each."""
+        return [self.inspect(node, "ls", "-l", f"/proc/{pid}/fd") for pid in self.fluent_bit_pids(node)]
+
+    @contextlib.contextmanager
+    def fluent_bit_paused(self, node: str) -> Iterator[None]:
+        """SIGSTOP both Fluent Bit processes; SIGCONT on exit, before their liveness probes give up."""
+        pids = self.fluent_bit_pids(node)
+        assert len(pids) == 2, f"expected fluent-bit and fluent-bit-baseline, found pids {pids}"
+        self.inspect(node, "kill", "-STOP", *pids)
+        paused_at = time.monotonic()
+        try:
+            yield
+        finally:
+            self.inspect(node, "kill", "-CONT", *pids)
+        paused = time.monotonic() - paused_at
+        assert paused < MAX_PAUSE, f"Fluent Bit was paused {paused:.0f}s; the kubelet may have restarted it"
+
+    # --- Test pods ---
+
+    def start_pod(self, namespace: str, *, case: str, script: str | None = None) -> ShortLivedPod:
+        """A bare busybox pod with unique labels that prints one unique line (after `script`, if any)."""
+        nonce = secrets.token_hex(4)
+        name = f"{case}-{nonce}"
+        line = f"pod-meta-exporter e2e line {nonce}"
+        labels = {"app.kubernetes.io/name": "e2e-echo", "e2e/case": case, "e2e/nonce": nonce}
+        command = ["echo", line] if script is None else ["sh", "-c", f"{script}; echo '{line}'"]
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "main", "image": BUSYBOX, "command": command}],
+            },
+        }
+        created = json.loads(self.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(manifest)))
+        return ShortLivedPod(namespace, name, created["metadata"]["uid"], labels, line)
+
+    def pod(self, pod: ShortLivedPod) -> Any:
+        found = self.kubectl("get", "pod", pod.name, "-n", pod.namespace, "--ignore-not-found", "-o", "json")
+        return json.loads(found) if found.strip() else None
+
+    def wait_for_phase(self, pod: ShortLivedPod, *phases: str) -> Any:
+        def in_phase() -> Any:
+            seen = self.pod(pod)
+            phase = (seen or {}).get("status", {}).get("phase")
+            return seen if phase in phases else Pending(f"phase {phase}")
+
+        found = wait_for(in_phase, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} in {phases}")
+        assert found["status"]["phase"] != "Failed", f"{pod.name} failed: {found['status']}"
+        return found
+
+    def exec_in(self, pod: ShortLivedPod, *command: str) -> str:
+        return self.kubectl("exec", "-n", pod.namespace, pod.name, "--", *command)
+
+    def delete_each_on_exit(self, pods: list[ShortLivedPod]) -> dict[str, str]:
+        """Delete each pod as soon as it has exited, as a Job's TTL controller would; their nodes by name."""
+        namespace = pods[0].namespace
+        wanted = {pod.name for pod in pods}
+        nodes: dict[str, str] = {}
+
+        def all_deleted() -> bool | Pending:
+            for item in self.get("pods", "-n", namespace)["items"]:
+                name = item["metadata"]["name"]
+                if (
+                    name in wanted
+                    and name not in nodes
+                    and item["status"].get("phase") in {"Succeeded", "Failed"}
+                ):
+                    self.kubectl("delete", "pod", name, "-n", namespace, "--wait=false")
+                    nodes[name] = item["spec"]["nodeName"]
+            return len(nodes) == len(wanted) or Pending(f"{len(nodes)} of {len(wanted)} exited and deleted")
+
+        wait_for(all_deleted, timeout=POD_TIMEOUT, interval=0.2, what="every pod to exit and be deleted")
+        return nodes
+
+    def delete(self, pod: ShortLivedPod) -> None:
+        self.kubectl("delete", "pod", pod.name, "-n", pod.namespace, "--wait=false")
+
+    def wait_until_gone(self, pod: ShortLivedPod) -> None:
+        wait_for(lambda: self.pod(pod) is None, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} gone")
+
+    # --- What a failure shows ---
+
+    def diagnostics(self) -> list[tuple[str, str]]:
+        sections = [("pods", self._try("get", "pods", "-A", "-o", "wide"))]
+        try:
+            pods = self.get("pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]
+        except KubectlError as error:
+            return [*sections, ("logging pods", str(error))]
+        for pod in (p["metadata"]["name"] for p in pods):
+            for container in (FLUENT_BIT, EXPORTER, BASELINE):
+                logs = self._try("logs", "-n", NAMESPACE, pod, "-c", container, "--tail=200")
+                sections.append((f"{pod} {container}: last 200 lines", logs))
+            listing = self._try("exec", "-n", NAMESPACE, pod, "-c", INSPECTOR, "--", "ls", "-la", SHARED_DIR)
+            sections.append((f"{pod} {SHARED_DIR}", listing))
+        return sections
+
+    def _try(self, *args: str) -> str:
+        try:
+            return self.kubectl(*args)
+        except KubectlError as error:
+            return str(error)
+
+
+def now() -> datetime:
+    # kubectl --since-time compares with the node's clock: start a little early.
+    return datetime.now(UTC) - timedelta(seconds=5)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

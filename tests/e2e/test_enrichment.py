@@ -1,0 +1,98 @@
+"""Short-lived pods' lines leave Fluent Bit with their pod's metadata, read from the exporter's files."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from e2e import harness
+from e2e.harness import BASELINE, FLUENT_BIT, ShortLivedPod, Stack
+from waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+POD_COUNT_FOR_THE_BASELINE = 12
+
+
+def assert_enriched(record: harness.Record, pod: ShortLivedPod) -> None:
+    assert "kubernetes" in record, f"record without metadata: {record}"
+    metadata = record["kubernetes"]
+    assert metadata["pod_name"] == pod.name
+    assert metadata["namespace_name"] == pod.namespace
+    assert metadata["labels"] == pod.labels
+    assert metadata["pod_id"] == pod.uid
+    # From the pod's containerStatuses: "busybox:1.36.1" while waiting, the resolved reference after.
+    assert "busybox" in metadata.get("container_image", ""), metadata
+
+
+@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.parametrize("deleted", [False, True], ids=["kept", "deleted-on-exit"])
+def test_a_short_lived_pods_line_carries_its_pods_labels_uid_and_image(
+    stack: Stack, namespace: str, deleted: bool, attempt: int
+) -> None:
+    since = harness.now()
+    pod = stack.start_pod(namespace, case=f"echo-{attempt}")
+    node = stack.wait_for_phase(pod, "Succeeded", "Failed")["spec"]["nodeName"]
+    if deleted:
+        stack.delete(pod)
+
+    assert_enriched(stack.wait_for_record(pod, node, FLUENT_BIT, since=since), pod)
+
+
+def test_b_a_line_read_only_after_its_pod_is_gone_is_still_enriched(stack: Stack, namespace: str) -> None:
+    since = harness.now()
+    # The line waits for a trigger, so Fluent Bit can open the (empty) log file first.
+    pod = stack.start_pod(namespace, case="late", script="until [ -e /tmp/go ]; do sleep 0.1; done")
+    node = stack.wait_for_phase(pod, "Running")["spec"]["nodeName"]
+    log_dir = f"/var/log/pods/{pod.namespace}_{pod.name}_{pod.uid}/"
+    wait_for(
+        lambda: all(log_dir in fds for fds in stack.files_open_in_fluent_bit(node)),
+        timeout=harness.RECORD_TIMEOUT,
+        interval=harness.POLL,
+        what=f"both Fluent Bits to open {log_dir}",
+    )
+
+    with stack.fluent_bit_paused(node):
+        stack.exec_in(pod, "touch", "/tmp/go")
+        stack.wait_for_phase(pod, "Succeeded", "Failed")
+        stack.delete(pod)
+        stack.wait_until_gone(pod)
+
+    assert_enriched(stack.wait_for_record(pod, node, FLUENT_BIT, since=since), pod)
+    # The baseline asked the API, which no longer had the pod: the scenario really happened.
+    baseline = stack.wait_for_record(pod, node, BASELINE, since=since)
+    assert "kubernetes" not in baseline, f"the pod was still known when the line was read: {baseline}"
+
+
+def test_d_how_many_short_lived_pods_lose_metadata_without_the_exporter(
+    stack: Stack, namespace: str, request: pytest.FixtureRequest
+) -> None:
+    """Reports the figure; the race it measures depends on the machine, so it asserts none."""
+    since = harness.now()
+    pods = [stack.start_pod(namespace, case="count") for _ in range(POD_COUNT_FOR_THE_BASELINE)]
+    nodes = set(stack.delete_each_on_exit(pods).values())
+
+    deadline = time.monotonic() + harness.RECORD_TIMEOUT
+
+    def printed() -> dict[str, dict[str, harness.Record]] | harness.Pending:
+        lines = {c: stack.records_by_line(nodes, c, since=since) for c in (FLUENT_BIT, BASELINE)}
+        missing = sum(pod.line not in by_line for by_line in lines.values() for pod in pods)
+        if missing and time.monotonic() < deadline:
+            return harness.Pending(f"{missing} lines not printed yet")
+        return lines
+
+    lines = wait_for(printed, timeout=harness.RECORD_TIMEOUT + 10, interval=2.0, what="the pods' lines")
+    for container, by_line in lines.items():
+        records = [by_line.get(pod.line) for pod in pods]
+        counts = {
+            "enriched": sum(1 for r in records if r is not None and "kubernetes" in r),
+            "without metadata": sum(1 for r in records if r is not None and "kubernetes" not in r),
+            "not printed": records.count(None),
+        }
+        figure = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+        request.config.stash.setdefault(harness.FIGURES, []).append(
+            f"{container}: of {len(pods)} short-lived pods deleted on exit, {figure}"
+        )
+        request.node.user_properties.append((container, counts))
+    assert any(pod.line in lines[FLUENT_BIT] for pod in pods), "Fluent Bit printed none of the lines"
