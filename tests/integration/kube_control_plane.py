@@ -1,0 +1,796 @@
+"""A real kube-apiserver + etcd for the integration test tier (envtest-style).
+
+The binaries are built from the official Go modules by
+``scripts/build-controlplane.sh`` (wrapper modules under
+``tests/integration/controlplane/``). ``KUBE_APISERVER_BIN`` / ``ETCD_BIN``
+override where they are taken from.
+
+Typical use::
+
+    binaries = ensure_binaries()  # None -> skip the integration tier
+    with ControlPlane(binaries, apiserver_args=["--watch-cache=false"]) as cp:
+        subprocess.run(["kubectl", "--kubeconfig", str(cp.kubeconfig_path), ...])
+
+Only the standard library and ``cryptography`` are used; no pytest import.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import datetime
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Self
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+__all__ = [
+    "BUILD_SCRIPT",
+    "CONTROLPLANE_MODULES",
+    "SERVICE_ACCOUNT_ISSUER",
+    "SERVICE_CLUSTER_IP_RANGE",
+    "Binaries",
+    "ControlPlane",
+    "ControlPlaneError",
+    "binary_cache_dir",
+    "build_binaries",
+    "controlplane_versions",
+    "ensure_binaries",
+    "find_binaries",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONTROLPLANE_MODULES = REPO_ROOT / "tests" / "integration" / "controlplane"
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-controlplane.sh"
+
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+ADMIN_USER = "admin"
+
+_LOOPBACK = "127.0.0.1"
+_STOP_TIMEOUT = 15.0
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane could not be located, built, started or driven."""
+
+
+# --------------------------------------------------------------------------
+# Locating / building the binaries
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kube_apiserver: Path
+    etcd: Path
+
+
+def _module_version(go_mod: Path, module: str) -> str:
+    """Version of ``module`` required in ``go_mod`` (block or one-line form)."""
+    for line in go_mod.read_text().splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("//"):
+            continue
+        for i, field in enumerate(fields[:-1]):
+            if field == module and fields[i + 1].startswith("v"):
+                return fields[i + 1]
+    msg = f"{module} is not required in {go_mod}"
+    raise ControlPlaneError(msg)
+
+
+def controlplane_versions() -> tuple[str, str]:
+    """(kubernetes version, etcd version) as pinned by the wrapper go.mod files."""
+    k8s = _module_version(CONTROLPLANE_MODULES / "kube-apiserver" / "go.mod", "k8s.io/kubernetes")
+    etcd = _module_version(CONTROLPLANE_MODULES / "etcd" / "go.mod", "go.etcd.io/etcd/server/v3")
+    return k8s, etcd
+
+
+def binary_cache_dir() -> Path:
+    """Where scripts/build-controlplane.sh puts the binaries (same formula)."""
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    k8s, etcd = controlplane_versions()
+    return Path(xdg) / "pod-meta-exporter" / "controlplane" / f"{k8s}-etcd{etcd}"
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _locate(env_var: str, cached: Path) -> Path | None:
+    override = os.environ.get(env_var)
+    if override:
+        path = Path(override)
+        if not _is_executable(path):
+            msg = f"{env_var}={override} is not an executable file"
+            raise ControlPlaneError(msg)
+        return path
+    return cached if _is_executable(cached) else None
+
+
+def find_binaries() -> Binaries | None:
+    """The binaries from ``KUBE_APISERVER_BIN`` / ``ETCD_BIN`` or the build cache.
+
+    Returns None when either one is missing (nothing is built). An override
+    that points at a non-executable file raises ControlPlaneError.
+    """
+    cache = binary_cache_dir()
+    apiserver = _locate("KUBE_APISERVER_BIN", cache / "kube-apiserver")
+    etcd = _locate("ETCD_BIN", cache / "etcd")
+    if apiserver is None or etcd is None:
+        return None
+    return Binaries(kube_apiserver=apiserver, etcd=etcd)
+
+
+def build_binaries(timeout: float | None = 3600.0) -> Binaries | None:
+    """Run scripts/build-controlplane.sh if ``go`` is on PATH; None without Go.
+
+    A cold build takes minutes (see the script); build output goes to stderr.
+    Raises ControlPlaneError if the build fails.
+    """
+    if shutil.which("go") is None:
+        return None
+    try:
+        subprocess.run(
+            ["bash", str(BUILD_SCRIPT)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        msg = f"{BUILD_SCRIPT} failed: {exc}"
+        raise ControlPlaneError(msg) from exc
+    return find_binaries()
+
+
+def ensure_binaries(timeout: float | None = 3600.0) -> Binaries | None:
+    """find_binaries(), else build_binaries(); None if neither is possible."""
+    return find_binaries() or build_binaries(timeout)
+
+
+# --------------------------------------------------------------------------
+# Certificates and keys
+# --------------------------------------------------------------------------
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _generate_pki(directory: Path) -> None:
+    """CA, serving cert for 127.0.0.1/localhost, and the SA signing key pair."""
+    now = datetime.datetime.now(datetime.UTC)
+    not_before = now - datetime.timedelta(hours=1)
+    not_after = now + datetime.timedelta(days=7)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pod-meta-exporter-test-ca")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    serving_key = ec.generate_private_key(ec.SECP256R1())
+    service_ip = next(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE).hosts())
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address(_LOOPBACK)),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+        x509.IPAddress(service_ip),
+        x509.DNSName("kubernetes"),
+        x509.DNSName("kubernetes.default"),
+        x509.DNSName("kubernetes.default.svc"),
+        x509.DNSName("kubernetes.default.svc.cluster.local"),
+    ]
+    serving_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_name)
+        .public_key(serving_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    sa_key = ec.generate_private_key(ec.SECP256R1())
+
+    (directory / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "apiserver.crt").write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(directory / "apiserver.key", _key_pem(serving_key))
+    _write_private(directory / "sa.key", _key_pem(sa_key))
+    (directory / "sa.pub").write_bytes(
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((_LOOPBACK, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _death_signal_preexec() -> Callable[[], None] | None:
+    """On Linux, have the kernel SIGKILL the child if this process dies.
+
+    Backstop for a test run that is killed before close() runs. Note that
+    PR_SET_PDEATHSIG fires when the *thread* that spawned the child exits, so
+    start the control plane from a thread that outlives it (e.g. the main one).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return preexec
+
+
+_PREEXEC = _death_signal_preexec()
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class _Process:
+    """One child process whose stdout+stderr are appended to a log file."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._log: IO[bytes] = log_path.open("ab")  # closed in stop()
+        self._log.write(f"==== {time.strftime('%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+        self._log.flush()
+        try:
+            self.popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_PREEXEC,  # noqa: PLW1509 - only calls prctl(2), see above
+            )
+        except BaseException:
+            self._log.close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exited(self) -> int | None:
+        return self.popen.poll()
+
+    def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``; always waits for the exit."""
+        try:
+            if self.popen.poll() is None:
+                self.popen.send_signal(signal.SIGTERM)
+                try:
+                    self.popen.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.popen.kill()
+                    self.popen.wait()
+        finally:
+            self._log.close()
+
+
+def _wait_until(
+    what: str,
+    probe: Callable[[], None],
+    proc: _Process,
+    timeout: float,
+    interval: float = 0.1,
+) -> None:
+    """Call ``probe`` until it stops raising; fail fast if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        code = proc.exited()
+        if code is not None:
+            msg = (
+                f"{proc.name} exited with code {code} while waiting for {what}; "
+                f"last error: {last_error!r}\n--- tail of {proc.log_path} ---\n"
+                f"{_tail(proc.log_path, 40)}"
+            )
+            raise ControlPlaneError(msg)
+        try:
+            probe()
+        except Exception as exc:  # any failure means "not ready yet"
+            last_error = exc
+        else:
+            return
+        if time.monotonic() >= deadline:
+            msg = (
+                f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r}\n"
+                f"--- tail of {proc.log_path} ---\n{_tail(proc.log_path, 40)}"
+            )
+            raise ControlPlaneError(msg)
+        time.sleep(interval)
+
+
+# Control planes not closed by interpreter exit are closed then (best effort);
+# strong references, so dropping a ControlPlane unclosed cannot leak processes.
+_LIVE: set[ControlPlane] = set()
+
+
+@atexit.register
+def _close_all() -> None:
+    for cp in list(_LIVE):
+        with contextlib.suppress(Exception):
+            cp.close()
+
+
+# --------------------------------------------------------------------------
+# The control plane
+# --------------------------------------------------------------------------
+
+
+class ControlPlane:
+    """etcd + kube-apiserver on free loopback ports, with an admin kubeconfig.
+
+    Nothing runs until start() (or ``with``). The apiserver authenticates the
+    admin with a static bearer token (user ``admin`` in ``system:masters``);
+    authorization is RBAC; there is no controller-manager, so e.g. namespaces
+    are never finalized and no ServiceAccounts/tokens are created.
+    """
+
+    def __init__(
+        self,
+        binaries: Binaries | None = None,
+        *,
+        apiserver_args: Sequence[str] = (),
+        etcd_args: Sequence[str] = (),
+        workdir: Path | None = None,
+        keep_workdir: bool = False,
+        start_timeout: float = 90.0,
+    ) -> None:
+        """``apiserver_args``/``etcd_args`` are appended after the defaults, so a
+        repeated scalar flag (e.g. ``--watch-cache=false``) overrides a default.
+        ``workdir`` (default: a new temp dir) holds certs, etcd data, the
+        kubeconfig and logs; a temp dir is removed by close() unless
+        ``keep_workdir``."""
+        if binaries is None:
+            binaries = find_binaries()
+            if binaries is None:
+                msg = (
+                    "kube-apiserver/etcd not found: run scripts/build-controlplane.sh "
+                    "or set KUBE_APISERVER_BIN and ETCD_BIN"
+                )
+                raise ControlPlaneError(msg)
+        self.binaries = binaries
+        self.apiserver_args: list[str] = list(apiserver_args)
+        self.etcd_args: list[str] = list(etcd_args)
+        self.start_timeout = start_timeout
+        self._owns_workdir = workdir is None
+        self._keep_workdir = keep_workdir
+        self.workdir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="kube-control-plane-"))
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        _LIVE.add(self)  # so an unclosed one still cleans up at exit
+        self.admin_token = secrets.token_urlsafe(32)
+
+        self.etcd_client_port = 0
+        self.etcd_peer_port = 0
+        self.apiserver_port = 0
+        self._etcd: _Process | None = None
+        self._apiserver: _Process | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        self._pki_ready = False
+        self._closed = False
+
+    # ---- paths and URLs --------------------------------------------------
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.pki_dir / "ca.crt"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    @property
+    def token_file(self) -> Path:
+        return self.workdir / "tokens.csv"
+
+    @property
+    def etcd_data_dir(self) -> Path:
+        return self.workdir / "etcd-data"
+
+    @property
+    def etcd_log_path(self) -> Path:
+        return self.workdir / "etcd.log"
+
+    @property
+    def apiserver_log_path(self) -> Path:
+        return self.workdir / "kube-apiserver.log"
+
+    @property
+    def log_paths(self) -> dict[str, Path]:
+        return {"etcd": self.etcd_log_path, "kube-apiserver": self.apiserver_log_path}
+
+    @property
+    def etcd_client_url(self) -> str:
+        return f"http://{_LOOPBACK}:{self.etcd_client_port}"
+
+    @property
+    def server_url(self) -> str:
+        return f"https://{_LOOPBACK}:{self.apiserver_port}"
+
+    @property
+    def apiserver_running(self) -> bool:
+        return self._apiserver is not None and self._apiserver.exited() is None
+
+    def dump_logs(self, lines: int = 200) -> str:
+        """The last ``lines`` lines of each log, for a failing test's report."""
+        return "\n".join(
+            f"===== {name}: {path} =====\n{_tail(path, lines)}" for name, path in self.log_paths.items()
+        )
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        if self._etcd is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> Self:
+        """Generate PKI + credentials, start etcd, then kube-apiserver."""
+        if self._closed:
+            msg = "control plane is closed"
+            raise ControlPlaneError(msg)
+        if self._etcd is not None:
+            msg = "control plane already started"
+            raise ControlPlaneError(msg)
+        try:
+            self._prepare()
+            self._start_etcd()
+            for attempt in range(3):
+                self.apiserver_port = _free_port()
+                self._write_kubeconfig()
+                try:
+                    self.start_apiserver()
+                except ControlPlaneError:
+                    # Lost a race for the port with another process: retry on a new one.
+                    if attempt < 2 and "address already in use" in _tail(self.apiserver_log_path, 20):
+                        continue
+                    raise
+                break
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop kube-apiserver and etcd (SIGTERM, SIGKILL after a deadline) and
+        wait for both to exit; remove a temp workdir unless keep_workdir."""
+        if self._closed:
+            return
+        self._closed = True
+        _LIVE.discard(self)
+        try:
+            self.stop_apiserver()
+        finally:
+            try:
+                if self._etcd is not None:
+                    self._etcd.stop()
+                    self._etcd = None
+            finally:
+                if self._owns_workdir and not self._keep_workdir:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _prepare(self) -> None:
+        if self._pki_ready:
+            return
+        self.pki_dir.mkdir(exist_ok=True)
+        _generate_pki(self.pki_dir)
+        _write_private(
+            self.token_file, f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'.encode()
+        )
+        self._ssl_context = ssl.create_default_context(cafile=str(self.ca_file))
+        self._pki_ready = True
+
+    def _write_kubeconfig(self) -> None:
+        ca_data = base64.b64encode(self.ca_file.read_bytes()).decode()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "test",
+                    "cluster": {"server": self.server_url, "certificate-authority-data": ca_data},
+                }
+            ],
+            "users": [{"name": ADMIN_USER, "user": {"token": self.admin_token}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": ADMIN_USER}}],
+            "current-context": "test",
+        }
+        # JSON is valid YAML, and kubeconfig loaders accept it.
+        _write_private(self.kubeconfig_path, json.dumps(config, indent=2).encode())
+
+    # ---- etcd ------------------------------------------------------------
+
+    def _start_etcd(self) -> None:
+        for attempt in range(3):
+            self.etcd_client_port = _free_port()
+            self.etcd_peer_port = _free_port()
+            peer_url = f"http://{_LOOPBACK}:{self.etcd_peer_port}"
+            argv = [
+                str(self.binaries.etcd),
+                "--name=default",
+                f"--data-dir={self.etcd_data_dir}",
+                f"--listen-client-urls={self.etcd_client_url}",
+                f"--advertise-client-urls={self.etcd_client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                "--initial-cluster-state=new",
+                "--unsafe-no-fsync",  # throwaway data: don't pay for fsync
+                *self.etcd_args,
+            ]
+            self._etcd = _Process("etcd", argv, self.etcd_log_path)
+            try:
+                _wait_until("etcd /health", self._probe_etcd, self._etcd, self.start_timeout)
+            except ControlPlaneError:
+                self._etcd.stop()
+                self._etcd = None
+                # Lost a race for a port with another process: retry on new ports.
+                if attempt < 2 and "address already in use" in _tail(self.etcd_log_path, 20):
+                    shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
+                    continue
+                raise
+            return
+
+    def _probe_etcd(self) -> None:
+        with urllib.request.urlopen(f"{self.etcd_client_url}/health", timeout=2) as resp:
+            body = json.loads(resp.read())
+        if body.get("health") != "true":
+            msg = f"etcd not healthy: {body}"
+            raise ControlPlaneError(msg)
+
+    def _etcd_post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST to etcd's gRPC-gateway (JSON over HTTP)."""
+        req = urllib.request.Request(
+            f"{self.etcd_client_url}{path}",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                result: dict[str, Any] = json.loads(resp.read())
+                return result
+        except urllib.error.HTTPError as exc:
+            with exc:
+                detail = exc.read().decode(errors="replace")
+            msg = f"etcd {path}: HTTP {exc.code}: {detail}"
+            raise ControlPlaneError(msg) from exc
+
+    def etcd_revision(self) -> int:
+        """etcd's current revision (header.revision of a range request)."""
+        # Any range returns the store's current revision in its header.
+        resp = self._etcd_post("/v3/kv/range", {"key": base64.b64encode(b"\0").decode(), "count_only": True})
+        return int(resp["header"]["revision"])
+
+    def compact_etcd(self) -> int:
+        """Compact etcd (physically) to its current revision; return that revision.
+
+        Afterwards, any watch/list from an older resourceVersion that reaches
+        etcd (e.g. with --watch-cache=false) fails with 410 Gone.
+        """
+        revision = self.etcd_revision()
+        try:
+            self._etcd_post("/v3/kv/compaction", {"revision": revision, "physical": True})
+        except ControlPlaneError as exc:
+            # The apiserver's own periodic compaction may already have got there.
+            if "required revision has been compacted" not in str(exc):
+                raise
+        return revision
+
+    # ---- kube-apiserver --------------------------------------------------
+
+    def _apiserver_argv(self) -> list[str]:
+        pki = self.pki_dir
+        return [
+            str(self.binaries.kube_apiserver),
+            f"--etcd-servers={self.etcd_client_url}",
+            f"--bind-address={_LOOPBACK}",
+            # Otherwise it looks for a non-loopback interface address.
+            f"--advertise-address={_LOOPBACK}",
+            f"--secure-port={self.apiserver_port}",
+            f"--cert-dir={pki}",  # never write to /var/run/kubernetes
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--token-auth-file={self.token_file}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            # Needs the "default" ServiceAccount, which only the
+            # controller-manager creates; without it pod creation fails.
+            "--disable-admission-plugins=ServiceAccount",
+            # The "kubernetes" Service endpoints would be 127.0.0.1, which
+            # Endpoints validation rejects (loopback): don't reconcile them.
+            "--endpoint-reconciler-type=none",
+            *self.apiserver_args,
+        ]
+
+    def start_apiserver(self, extra_args: Sequence[str] | None = None) -> None:
+        """(Re)start kube-apiserver on the same port and wait for /readyz.
+
+        ``extra_args`` replaces the ``apiserver_args`` given to the constructor
+        (None: keep them).
+        """
+        if self._closed or self._etcd is None:
+            msg = "start() the control plane first"
+            raise ControlPlaneError(msg)
+        if self.apiserver_running:
+            msg = "kube-apiserver is already running"
+            raise ControlPlaneError(msg)
+        if extra_args is not None:
+            self.apiserver_args = list(extra_args)
+        self._apiserver = _Process("kube-apiserver", self._apiserver_argv(), self.apiserver_log_path)
+        try:
+            _wait_until(
+                "kube-apiserver /readyz", self._probe_readyz, self._apiserver, self.start_timeout, 0.25
+            )
+        except BaseException:
+            self.stop_apiserver()
+            raise
+
+    def stop_apiserver(self, timeout: float = _STOP_TIMEOUT) -> None:
+        """Stop only kube-apiserver (etcd keeps running); no-op if stopped."""
+        if self._apiserver is not None:
+            try:
+                self._apiserver.stop(timeout)
+            finally:
+                self._apiserver = None
+
+    def _probe_readyz(self) -> None:
+        status, body = self.request("GET", "/readyz", timeout=5)
+        if status != 200 or body.strip() != b"ok":
+            msg = f"/readyz: HTTP {status}: {body.decode(errors='replace')[-2000:]}"
+            raise ControlPlaneError(msg)
+
+    # ---- HTTP helper -------------------------------------------------------
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trusts the test CA (for clients of server_url)."""
+        if self._ssl_context is None:
+            msg = "start() the control plane first"
+            raise ControlPlaneError(msg)
+        return self._ssl_context
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        timeout: float = 30.0,
+    ) -> tuple[int, bytes]:
+        """One admin request to the apiserver; returns (status, body) for any
+        HTTP status. ``body`` is JSON-encoded unless it is bytes."""
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self.admin_token}", "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        req = urllib.request.Request(f"{self.server_url}{path}", data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, exc.read()
