@@ -42,12 +42,12 @@ from pod_meta_exporter.domain.events import (
     PodsResynced,
     PodUpserted,
 )
-from pod_meta_exporter.domain.ports import Cluster
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from pod_meta_exporter.domain.events import ClusterEvent
+    from pod_meta_exporter.domain.ports import Cluster
 
 FAST = WatchSettings(connect_timeout=2.0, read_timeout=5.0, backoff_first=0.01, backoff_cap=0.05)
 A, B, C = pod("a", "3"), pod("b", "7"), pod("c", "11")
@@ -138,7 +138,6 @@ def test_conforms_to_the_cluster_port(api: client.ApiClient, metrics: Metrics) -
     cluster: Cluster = KubernetesCluster(
         api=api, node_name=NODE, namespace_metadata=False, settings=FAST, metrics=metrics
     )
-    assert isinstance(cluster, Cluster)
     assert not cluster.is_live()
     cluster.close()
     assert list(cluster.events()) == []

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pod_meta_exporter.domain.ports import Clock
 
 
 class SystemClock:
@@ -24,3 +28,8 @@ class FakeClock:
             msg = f"a clock cannot go back: advance({seconds})"
             raise ValueError(msg)
         self._now += seconds
+
+
+if TYPE_CHECKING:  # the port's conformance, checked by mypy
+    _system: Clock = SystemClock()
+    _fake: Clock = FakeClock()

@@ -19,6 +19,8 @@ from pod_meta_exporter.domain.events import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pod_meta_exporter.domain.ports import Cluster
+
 _CLOSED = object()
 
 
@@ -156,3 +158,8 @@ class SimulatedCluster:
             "apiVersion": "v1",
             "metadata": {"name": name, "uid": f"ns-{name}", "labels": {"team": f"{name}-team"}},
         }
+
+
+if TYPE_CHECKING:  # the port's conformance, checked by mypy
+    _fake: Cluster = FakeCluster()
+    _simulated: Cluster = SimulatedCluster(node_name="n")

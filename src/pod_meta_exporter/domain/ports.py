@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from pod_meta_exporter.domain.events import ClusterEvent
 
 
-@runtime_checkable
 class Cluster(Protocol):
     """A source of cluster events: a full resync first, then changes, then resyncs whenever needed."""
 
@@ -27,7 +26,6 @@ class Cluster(Protocol):
         ...
 
 
-@runtime_checkable
 class MetaStore(Protocol):
     """The preload directory: whole files by name, no partial states visible."""
 
@@ -42,7 +40,6 @@ class MetaStore(Protocol):
         ...
 
 
-@runtime_checkable
 class Clock(Protocol):
     def now(self) -> float:
         """Monotonic seconds."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ClusterEvent
+    from pod_meta_exporter.domain.ports import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +125,9 @@ def _join(threads: list[threading.Thread]) -> None:
     stuck = [thread.name for thread in threads if thread.is_alive()]
     if stuck:
         log.info("watch threads still running after close: %s", ", ".join(stuck), extra={"threads": stuck})
+
+
+if TYPE_CHECKING:  # the port's conformance, checked by mypy
+
+    def _conforms(cluster: KubernetesCluster) -> Cluster:
+        return cluster
