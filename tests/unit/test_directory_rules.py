@@ -375,3 +375,14 @@ def test_a_late_report_of_a_superseded_write_keeps_the_newer_write_pending() -> 
     (second,) = core.due(now=0.0)
     assert isinstance(second, WriteFile)
     assert json.loads(second.content)["metadata"]["labels"] == {"v": "2"}
+
+
+def test_the_deletion_of_an_adopted_pod_gives_it_a_full_retention_from_the_deletion() -> None:
+    node = Node(files={"shop_web-0.meta": b"{}"})
+    node.advance(RETENTION / 2)
+    node.send(events.PodDeleted(podfactory.pod()))
+    node.advance(RETENTION - 0.001)
+    assert node.doc("shop_web-0.meta")["metadata"]["name"] == "web-0"
+    assert node.core.pending_removals == 1
+    node.advance(0.001)
+    assert node.store.files == {}

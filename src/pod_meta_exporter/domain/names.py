@@ -31,32 +31,27 @@ class PodKey:
         return f"{self.namespace}_{self.name}{POD_SUFFIX}"
 
 
-def check_namespace(value: object) -> str:
-    """Return the namespace if it is a valid DNS-1123 label, or raise InvalidName saying why."""
+def _check(value: object, *, what: str, limit: int, pattern: re.Pattern[str], rule: str) -> str:
     if not isinstance(value, str) or not value:
-        msg = f"namespace is missing or not a string: {value!r}"
+        msg = f"{what} is missing or not a string: {value!r}"
         raise InvalidName(msg)
-    if len(value) > 63:  # noqa: PLR2004 - the DNS-1123 label limit
-        msg = f"namespace {value[:80]!r} is {len(value)} characters, over the 63 allowed"
+    if len(value) > limit:
+        msg = f"{what} {value[:80]!r} is {len(value)} characters, over the {limit} allowed"
         raise InvalidName(msg)
-    if not _DNS_LABEL.fullmatch(value):
-        msg = f"namespace {value!r} is not a DNS-1123 label"
+    if not pattern.fullmatch(value):
+        msg = f"{what} {value!r} is not a {rule}"
         raise InvalidName(msg)
     return value
+
+
+def check_namespace(value: object) -> str:
+    """Return the namespace if it is a valid DNS-1123 label, or raise InvalidName saying why."""
+    return _check(value, what="namespace", limit=63, pattern=_DNS_LABEL, rule="DNS-1123 label")
 
 
 def check_pod_name(value: object) -> str:
     """Return the pod name if it is a valid DNS-1123 subdomain, or raise InvalidName saying why."""
-    if not isinstance(value, str) or not value:
-        msg = f"pod name is missing or not a string: {value!r}"
-        raise InvalidName(msg)
-    if len(value) > 253:  # noqa: PLR2004 - the DNS-1123 subdomain limit
-        msg = f"pod name {value[:80]!r}... is {len(value)} characters, over the 253 allowed"
-        raise InvalidName(msg)
-    if not _DNS_SUBDOMAIN.fullmatch(value):
-        msg = f"pod name {value!r} is not a DNS-1123 subdomain"
-        raise InvalidName(msg)
-    return value
+    return _check(value, what="pod name", limit=253, pattern=_DNS_SUBDOMAIN, rule="DNS-1123 subdomain")
 
 
 def pod_key(namespace: object, name: object) -> PodKey:

@@ -1,0 +1,24 @@
+"""The fakes fill the ports (mypy checks the signatures; this drives each call once)."""
+
+from __future__ import annotations
+
+import podfactory
+from pod_meta_exporter.adapters.clock import FakeClock
+from pod_meta_exporter.adapters.cluster import FakeCluster
+from pod_meta_exporter.adapters.store import MemoryStore
+from pod_meta_exporter.domain import events, ports
+
+
+def test_the_fakes_answer_every_call_of_their_ports() -> None:
+    clock: ports.Clock = FakeClock(5.0)
+    store: ports.MetaStore = MemoryStore()
+    upserted = events.PodUpserted(podfactory.pod())
+    cluster: ports.Cluster = FakeCluster(upserted)
+    assert clock.now() == 5.0
+    store.write("shop_web-0.meta", b"{}")
+    assert list(store.names()) == ["shop_web-0.meta"]
+    store.remove("shop_web-0.meta")
+    assert list(store.names()) == []
+    assert cluster.is_live()
+    cluster.close()
+    assert list(cluster.events()) == [upserted]
