@@ -286,7 +286,7 @@ def test_sigterm_stops_the_process_within_two_seconds_and_keeps_the_files(tmp_pa
     assert lines[-1]["message"] == "stopping; the files stay in place for Fluent Bit"
 
 
-def test_an_unusable_destination_directory_exits_1_with_one_line(tmp_path: Path) -> None:
+def test_an_unusable_destination_directory_exits_2_with_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = subprocess.run(
@@ -308,6 +308,20 @@ def test_an_unusable_destination_directory_exits_1_with_one_line(tmp_path: Path)
         timeout=30,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cannot use the destination directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_kubeconfig_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pod_meta_exporter.entrypoints.cli", "--kubeconfig", str(tmp_path / "none"),
+            "--destination-dir", str(tmp_path / "meta"), "--listen", "127.0.0.1:0", "--log-format", "text",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert errors[0].endswith(f"cannot start: kubeconfig {tmp_path / 'none'}: no such file")

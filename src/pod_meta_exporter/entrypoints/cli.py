@@ -43,13 +43,13 @@ def run(container: Container) -> int:
         if stale:
             log.info("removed %d temporary files left by an earlier run", stale)
     except OSError as error:
-        # Without its directory the exporter can do nothing; the kubelet's restart is the retry.
+        # Without its directory the exporter can do nothing: a configuration error, like a bad flag.
         log.error("cannot use the destination directory %s: %s", error.filename, error.strerror)  # noqa: TRY400
-        return 1
+        return EXIT_USAGE
     try:
         service = container.service()
         server = container.http()
-    except Exception as error:
+    except (ValueError, OSError) as error:  # a kubeconfig that cannot be used, a --listen port in use
         log.error("cannot start: %s", error)  # noqa: TRY400 - the one line is the message
         return EXIT_USAGE if isinstance(error, ValueError) else 1
     for signum in (signal.SIGTERM, signal.SIGINT):

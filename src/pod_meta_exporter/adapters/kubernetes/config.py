@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """The API client cannot be configured; the message is one line naming the cause."""
 
 
