@@ -153,6 +153,7 @@ Reply = Listing | Failing | Stream | Unanswered
 class Request:
     resource: str
     query: dict[str, str]
+    at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def watch(self) -> bool:

@@ -108,14 +108,16 @@ def metrics() -> Metrics:
 def start(api: client.ApiClient, metrics: Metrics) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
-    def start(*, namespace_metadata: bool = False, settings: WatchSettings = FAST) -> Running:
+    def start(
+        *, namespace_metadata: bool = False, settings: WatchSettings = FAST, rng: random.Random | None = None
+    ) -> Running:
         cluster = KubernetesCluster(
             api=api,
             node_name=NODE,
             namespace_metadata=namespace_metadata,
             settings=settings,
             metrics=metrics,
-            rng=random.Random(7),
+            rng=rng or random.Random(7),
         )
         running.append(Running(cluster))
         return running[-1]
@@ -202,6 +204,29 @@ def test_410_in_the_stream_lists_again_and_resyncs(
     assert stub.versions("pods", watch=True) == ["10", "30"]
     assert count(metrics, "relists", resource="pods") == 2
     wait_for(running.cluster.is_live)
+
+
+class MaxJitter(random.Random):
+    """Always the longest delay the backoff allows, so a wait that should not happen shows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_a_410_right_after_an_outage_relists_at_once_without_the_outages_backoff(
+    stub: KubeStub, start: Callable[..., Running]
+) -> None:
+    stub.lists("pods", Listing([A], "10"), Listing([B], "30"))
+    stub.watches(
+        "pods", Failing(500, "InternalError"), Failing(503, "ServiceUnavailable"), Stream((expired("10"),))
+    )
+    running = start(settings=WatchSettings(backoff_first=0.25, backoff_cap=30.0), rng=MaxJitter())
+
+    running.wait_for_events(2)
+    expiring_watch = stub.requests_to("pods", watch=True)[2]
+    relist = stub.requests_to("pods", watch=False)[1]
+    # Two failed watches grew the backoff to 1s; the relist after the 410 must not wait for it.
+    assert relist.at - expiring_watch.at < 0.5
 
 
 def test_410_on_the_watch_request_lists_again(

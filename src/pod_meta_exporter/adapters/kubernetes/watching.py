@@ -61,6 +61,7 @@ class Watcher:
         self._backoff = backoff.Backoff(first=settings.backoff_first, cap=settings.backoff_cap, rng=rng)
         self._rv: str | None = None
         self._failures = 0  # in a row, since a watch last made progress
+        self._expiries = 0  # 410s in a row, likewise: only these delay a relist
         self._outage_since: float | None = None
         self._watched = False
         self._unknown_types: set[str] = set()
@@ -200,6 +201,7 @@ class Watcher:
 
     def _progressed(self) -> None:
         self._failures = 0
+        self._expiries = 0
         self._backoff.reset()
 
     def _failed(self, failure: failures.Failure) -> None:
@@ -224,7 +226,7 @@ class Watcher:
 
     def _expired(self, detail: str) -> None:
         self.live = False
-        self._failures += 1
+        self._expiries += 1
         log.info(
             "%s: resourceVersion %s expired (%s); listing again",
             self.resource.name,
@@ -233,9 +235,10 @@ class Watcher:
             extra=self._extra(),
         )
         self._rv = None
-        # At once, unless the last list was answered by an immediate 410 again: then back off,
-        # so a server stuck on 410 is not hammered with lists.
-        if self._failures > 1:
+        # At once, even right after an outage's connection failures, unless the last list was
+        # answered by an immediate 410 again: then back off, so a server stuck on 410 is not
+        # hammered with lists.
+        if self._expiries > 1:
             self._stop.wait(self._backoff.next_delay())
 
     def _extra(self, **fields: object) -> dict[str, object]:
