@@ -1,0 +1,253 @@
+"""The integration tier: a real etcd + kube-apiserver per session, deploy/'s RBAC, exporter subprocesses."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+import deploy_manifests
+from integration import harness
+from integration.kube_control_plane import (
+    Binaries,
+    ControlPlane,
+    ControlPlaneError,
+    ensure_binaries,
+    find_binaries,
+)
+from waiting import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
+
+HERE = Path(__file__).resolve().parent
+
+SERVICE_ACCOUNT = ("logging", "fluent-bit")  # deploy/fluent-bit/serviceaccount.yaml
+CLUSTER_ROLE = "fluent-bit"
+RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+
+EXPORTERS = pytest.StashKey[list[harness.Exporter]]()
+CONTROL_PLANE = pytest.StashKey[ControlPlane]()
+SUMMARY = pytest.StashKey[list[str]]()
+
+
+# --- running the tier at all -----------------------------------------------------------------
+
+
+@functools.cache
+def control_plane_binaries() -> Binaries | str:
+    """kube-apiserver and etcd (built once where only Go is there), or why the tier cannot run."""
+    try:
+        binaries = ensure_binaries()
+    except ControlPlaneError as error:  # an override naming no executable, or a failed build
+        return str(error)
+    return binaries or "no kube-apiserver/etcd binaries (make controlplane) and no Go to build them"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _will_build() -> bool:
+    try:
+        return find_binaries() is None and shutil.which("go") is not None
+    except ControlPlaneError:
+        return False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Before the first test, so that a cold build (minutes) counts against no test's timeout.
+    if session.config.option.collectonly or not any(HERE in item.path.parents for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if _will_build() and reporter is not None:
+        reporter.write_line("integration tier: building kube-apiserver and etcd with Go, once (minutes)")
+    control_plane_binaries()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Raised from this hook rather than from a fixture, the skip keeps this file's location, so the
+    # summary folds every test into one line. (A fixture's skip is reported at each test.)
+    binaries = control_plane_binaries()
+    if not isinstance(binaries, str):
+        return
+    if _in_ci():
+        pytest.fail(f"integration tier cannot run with CI=true: {binaries}", pytrace=False)
+    pytest.skip(f"integration tier: {binaries}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when in {"setup", "call"}:
+        for exporter in item.stash.get(EXPORTERS, []):
+            report.sections.append((f"{exporter.name} log (tail)", exporter.log_tail(80)))
+        control_plane = item.config.stash.get(CONTROL_PLANE, None)
+        if control_plane is not None:
+            report.sections.append(("control plane logs (tail)", control_plane.dump_logs(40)))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.write_sep("-", "integration figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def summary(pytestconfig: pytest.Config) -> list[str]:
+    """Lines shown after the run, whatever the verbosity (the burst's latency figures)."""
+    return pytestconfig.stash.setdefault(SUMMARY, [])
+
+
+# --- the control plane -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver (and its admin kubeconfig, control_plane.kubeconfig_path), with a Node
+    object per simulated node; closed, its processes gone, even after failures."""
+    binaries = control_plane_binaries()
+    assert not isinstance(binaries, str), binaries  # pytest_runtest_setup skipped the test
+    with ControlPlane(binaries, apiserver_args=harness.APISERVER_ARGS) as control_plane:
+        admin = admin_client(control_plane)
+        wait_for(lambda: admin.call("GET", "/readyz")[0] == 200, timeout=30, what="/readyz")
+        for node in harness.NODES:
+            admin.expect(
+                "POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}
+            )
+        pytestconfig.stash[CONTROL_PLANE] = control_plane  # for failure reports, while its logs exist
+        try:
+            yield control_plane
+        finally:
+            del pytestconfig.stash[CONTROL_PLANE]
+
+
+def admin_client(control_plane: ControlPlane) -> harness.Kube:
+    return harness.Kube(
+        server=control_plane.server_url,
+        ssl_context=control_plane.ssl_context,
+        token=control_plane.admin_token,
+    )
+
+
+@pytest.fixture(scope="session")
+def admin(control_plane: ControlPlane) -> harness.Kube:
+    """system:masters: for the tests' own changes, never for the exporter."""
+    return admin_client(control_plane)
+
+
+# --- the exporter's identity: deploy/'s RBAC, through the API --------------------------------
+
+
+def rbac_objects(directory: Path) -> list[harness.Json]:
+    return [obj for obj in deploy_manifests.deploy_manifests(directory) if obj["kind"] in RBAC_KINDS]
+
+
+def cluster_role(directory: Path) -> harness.Json:
+    (role,) = (obj for obj in rbac_objects(directory) if obj["kind"] == "ClusterRole")
+    return role
+
+
+@pytest.fixture(scope="session")
+def deploy_rbac(admin: harness.Kube) -> None:
+    """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
+    paths = {
+        "Namespace": "/api/v1/namespaces",
+        "ServiceAccount": f"/api/v1/namespaces/{SERVICE_ACCOUNT[0]}/serviceaccounts",
+        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    }
+    for obj in rbac_objects(deploy_manifests.BASE_DIR):
+        admin.expect("POST", paths[obj["kind"]], obj)
+
+
+@pytest.fixture(scope="session")
+def service_account_token(admin: harness.Kube, deploy_rbac: None) -> str:
+    """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
+    namespace, name = SERVICE_ACCOUNT
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    answer = admin.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
+    token: str = answer["status"]["token"]
+    return token
+
+
+@pytest.fixture(scope="session")
+def exporter_kubeconfig(
+    control_plane: ControlPlane, service_account_token: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The ServiceAccount's kubeconfig: the server, the test CA (TLS verified) and its token."""
+    return harness.write_kubeconfig(
+        tmp_path_factory.mktemp("identity") / "exporter.kubeconfig",
+        server=control_plane.server_url,
+        ca_file=control_plane.ca_file,
+        token=service_account_token,
+        user="system:serviceaccount:logging:fluent-bit",
+    )
+
+
+@pytest.fixture(scope="session")
+def exporter_kube(control_plane: ControlPlane, service_account_token: str) -> harness.Kube:
+    """The exporter's identity, for checking what it may do."""
+    return harness.Kube(
+        server=control_plane.server_url, ssl_context=control_plane.ssl_context, token=service_account_token
+    )
+
+
+@pytest.fixture
+def namespace_metadata_role(admin: harness.Kube, exporter_kube: harness.Kube) -> Iterator[harness.Json]:
+    """The namespace-metadata overlay's ClusterRole in place of the base's, for one test."""
+    path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{CLUSTER_ROLE}"
+    role = cluster_role(deploy_manifests.NAMESPACE_METADATA_DIR)
+    admin.expect("PUT", path, role)
+    try:
+        # The authorizer reads RBAC from an informer: wait until it has seen the change.
+        wait_for(
+            lambda: harness.can(exporter_kube, verb="watch", resource="namespaces"), what="namespaces allowed"
+        )
+        yield role
+    finally:
+        admin.expect("PUT", path, cluster_role(deploy_manifests.BASE_DIR))
+        wait_for(
+            lambda: not harness.can(exporter_kube, verb="watch", resource="namespaces"),
+            what="namespaces denied",
+        )
+
+
+# --- per test: a namespace and exporters ------------------------------------------------------
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, admin: harness.Kube) -> Iterator[str]:
+    """A namespace of this test's own; its pods are deleted afterwards (without a
+    controller-manager the namespace itself can only be marked for deletion)."""
+    name = harness.unique_name(request.node.name.removeprefix("test_"))
+    harness.create_namespace(admin, name)
+    yield name
+    harness.delete_pods(admin, name)
+    admin.expect("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def exporters(
+    request: pytest.FixtureRequest, exporter_kubeconfig: Path, tmp_path: Path
+) -> Iterator[harness.Exporters]:
+    started = request.node.stash.setdefault(EXPORTERS, [])
+    factory = harness.Exporters(kubeconfig=exporter_kubeconfig, tmp_path=tmp_path, started=started)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()

@@ -1,0 +1,94 @@
+"""Every manifest of deploy/ passes a server-side dry run against the real API server."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+import deploy_manifests
+from deploy_manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from integration import harness
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60), pytest.mark.usefixtures("deploy_rbac")]
+
+KUSTOMIZATIONS = {
+    "base": BASE_DIR,
+    "namespace-metadata": NAMESPACE_METADATA_DIR,
+    "e2e-overlay": E2E_OVERLAY_DIR,
+}
+HELM_VALUES = DEPLOY_DIR / "helm" / "fluent-bit-values.yaml"
+# Strict: an unknown or duplicated field is an error, not silently dropped.
+DRY_RUN = "dryRun=All&fieldValidation=Strict"
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
+def test_every_rendered_manifest_passes_a_server_side_dry_run(admin: harness.Kube, directory: Path) -> None:
+    try:
+        objects = deploy_manifests.deploy_manifests(directory)
+    except deploy_manifests.UnsupportedKustomizationError as error:
+        pytest.skip(f"{directory} does not render without kustomize: {error}")
+    assert objects
+    for obj in objects:
+        status, answer = dry_run(admin, obj)
+        assert status in {200, 201}, f"{obj['kind']}/{obj['metadata']['name']}: HTTP {status}: {answer}"
+        assert answer["kind"] == obj["kind"]
+
+
+def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(admin: harness.Kube) -> None:
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    (sidecar,) = values["extraContainers"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "helm-sidecar", "namespace": "logging"},
+        "spec": {"containers": [sidecar], "volumes": values["extraVolumes"]},
+    }
+
+    status, answer = dry_run(admin, pod)
+
+    assert status == 201, answer
+    assert answer["spec"]["containers"][0]["name"] == "pod-meta-exporter"
+
+
+def test_the_dry_run_rejects_a_misspelled_field(admin: harness.Kube) -> None:
+    (daemonset,) = (o for o in deploy_manifests.deploy_manifests(BASE_DIR) if o["kind"] == "DaemonSet")
+    broken = copy.deepcopy(daemonset)
+    broken["spec"]["template"]["spec"]["containers"][1]["imagePullPolcy"] = "Always"
+
+    status, answer = dry_run(admin, broken)
+
+    assert status == 400, answer
+    assert "imagePullPolcy" in answer["message"]
+
+
+def dry_run(admin: harness.Kube, obj: harness.Json) -> tuple[int, harness.Json]:
+    """POST to the object's collection; an object the suite itself created (the RBAC) is
+    dry-run as a replacement of the live one instead."""
+    collection = collection_path(admin, obj)
+    status, answer = admin.call("POST", f"{collection}?{DRY_RUN}", obj)
+    if status == 409 and answer.get("reason") == "AlreadyExists":
+        path = f"{collection}/{obj['metadata']['name']}"
+        live = admin.expect("GET", path)
+        replacement = copy.deepcopy(obj)
+        replacement["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        status, answer = admin.call("PUT", f"{path}?{DRY_RUN}", replacement)
+    return status, answer
+
+
+def collection_path(admin: harness.Kube, obj: harness.Json) -> str:
+    """From API discovery: where objects of this kind are created."""
+    api_version = obj["apiVersion"]
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    (resource,) = (
+        r for r in admin.expect("GET", base)["resources"] if r["kind"] == obj["kind"] and "/" not in r["name"]
+    )
+    if resource["namespaced"]:
+        return f"{base}/namespaces/{obj['metadata']['namespace']}/{resource['name']}"
+    return f"{base}/{resource['name']}"
