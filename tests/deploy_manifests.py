@@ -201,7 +201,7 @@ def _renamed(reference: str, image: Manifest) -> str:
     name, tag, digest = split_image(reference)
     if name != image["name"]:
         return reference
-    name = image.get("newName", name)
+    name = str(image.get("newName", name))
     if "digest" in image:
         return f"{name}@{image['digest']}"
     if "newTag" in image:
