@@ -43,7 +43,7 @@ def _pod_identity(pod: object) -> tuple[names.PodKey, str]:
     if not isinstance(uid, str) or not uid:
         msg = f"pod {key.namespace}/{key.name} has no metadata.uid"
         raise InvalidObject(msg)
-    return key, uid
+    return key, names.detached(uid)
 
 
 def _namespace_name(namespace: object) -> str:

@@ -95,6 +95,7 @@ class Service:
         try:
             for event in self.cluster.events():
                 self._inbox.put(_Received(event, self.clock.now()))
+                del event  # not held while waiting for the next: it may be a whole list
         except Exception:
             log.exception("the cluster event stream failed")
         self._inbox.put(_STREAM_ENDED)
@@ -132,6 +133,8 @@ class Service:
             now = self.clock.now()
             for at in received:
                 self.metrics.event_to_file.observe(now - at)
+            # Not held while waiting for the next batch: the initial list would stay resident.
+            del batch, item
 
     def _handle(self, event: events.ClusterEvent) -> None:
         self.metrics.events.labels(_EVENT_TYPES[type(event)]).inc()

@@ -10,12 +10,12 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from kubernetes import client
-
 from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from kubernetes import client
 
     from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.metrics import Metrics
@@ -54,10 +54,9 @@ class KubernetesCluster:
         metrics: Metrics,
         rng: random.Random | None = None,
     ) -> None:
-        core = client.CoreV1Api(api)
-        targets = [resources.pods(core, node_name)]
+        targets = [resources.pods(api, node_name)]
         if namespace_metadata:
-            targets.append(resources.namespaces(core))
+            targets.append(resources.namespaces(api))
         self._stop = stopping.StopToken()
         self._queue: queue.Queue[ClusterEvent | None] = queue.Queue(maxsize=_QUEUE_SIZE)
         shared_rng = rng if rng is not None else random.Random()
@@ -94,6 +93,7 @@ class KubernetesCluster:
                 if event is None or self._stop.is_set():
                     break
                 yield event
+                del event  # not held while waiting for the next: it may be a whole list
         finally:
             self._stop.set()
             _join(threads)
