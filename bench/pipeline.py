@@ -4,8 +4,13 @@ path with the official client's models. `--smoke` is the ~2 s run that `make tes
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import json
+import os
+import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -55,18 +60,81 @@ def naive_path(lines: list[bytes], directory: Path) -> float:
     return len(lines) / (time.perf_counter() - started)
 
 
-def measure(count: int, base: Path) -> dict[str, float]:
+def measure(count: int, base: Path, *, repeats: int = 1) -> dict[str, float]:
+    """events/s of each path in a fresh directory under `base`: the median of `repeats` runs."""
     lines = podgen.watch_lines(count)
-    results: dict[str, float] = {}
-    for label, run in (
-        ("minimal", lambda d: real_path(lines, DocumentProfile.MINIMAL, d)),
-        ("full", lambda d: real_path(lines, DocumentProfile.FULL, d)),
-        ("naive", lambda d: naive_path(lines, d)),
-    ):
-        gc.collect()
+    runs: dict[str, list[float]] = {"minimal": [], "full": [], "naive": []}
+    paths = {
+        "minimal": lambda d: real_path(lines, DocumentProfile.MINIMAL, d),
+        "full": lambda d: real_path(lines, DocumentProfile.FULL, d),
+        "naive": lambda d: naive_path(lines, d),
+    }
+    for _ in range(repeats):
+        for label, run in paths.items():
+            os.sync()  # the previous run's dirty pages must not be written back during this one
+            gc.collect()
+            with tempfile.TemporaryDirectory(dir=base) as directory:
+                runs[label].append(run(Path(directory)))
+    return {label: statistics.median(rates) for label, rates in runs.items()}
+
+
+# Where a profiled run's time goes, by what the exporter does for one event.
+_STAGES = (
+    ("os.replace: rename onto the old file", ("posix.replace",)),
+    ("os.open: create the temporary", ("posix.open",)),
+    ("write, fchmod, close, urandom", ("posix.write", "posix.fchmod", "posix.close", "posix.urandom")),
+    ("json.loads of the watch line", ("json/decoder.py", "json/__init__.py:loads", "watching.py:decode")),
+    ("document: select + json.dumps", ("documents.py", "json/encoder.py", "json/__init__.py:dumps")),
+    ("digest (blake2b)", ("_digest", "blake2b")),
+)
+
+
+def profile(count: int, base: Path) -> tuple[list[tuple[str, float]], str]:
+    """cProfile of the minimal real path: microseconds per event by stage, and the top functions."""
+    lines = podgen.watch_lines(count)
+    profiler = cProfile.Profile()
+    os.sync()
+    with tempfile.TemporaryDirectory(dir=base) as directory:
+        profiler.enable()
+        real_path(lines, DocumentProfile.MINIMAL, Path(directory))
+        profiler.disable()
+    stats = pstats.Stats(profiler)
+    per_stage = dict.fromkeys([label for label, _ in _STAGES] + ["other (core, loop)"], 0.0)
+    total = 0.0
+    for (filename, _, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tottime
+        where = f"{filename}:{function}"
+        label = next(
+            (label for label, keys in _STAGES if any(k in where for k in keys)), "other (core, loop)"
+        )
+        per_stage[label] += tottime
+    rows = [(label, seconds / count * 1e6) for label, seconds in per_stage.items()]
+    rows.append(("total (profiled)", total / count * 1e6))
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(10)
+    top = text.getvalue()
+    return rows, top[top.index("   ncalls") :].rstrip() if "   ncalls" in top else top
+
+
+def rename_costs(base: Path, *, files: int = 2000, size: int = 1500) -> dict[str, float]:
+    """Microseconds per os.replace of a fresh temporary onto an existing name, and onto a new name."""
+    data = b"x" * size
+    costs: dict[str, float] = {}
+    for label in ("onto an existing file", "onto a new name"):
+        os.sync()
         with tempfile.TemporaryDirectory(dir=base) as directory:
-            results[label] = run(Path(directory))
-    return results
+            spent = 0.0
+            for i in range(files):
+                name = f"{directory}/f{i % 200 if label == 'onto an existing file' else i}"
+                temp = f"{directory}/.tmp-{i}"
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, data)
+                os.close(fd)
+                started = time.perf_counter()
+                os.replace(temp, name)  # noqa: PTH105 - the syscall is what is measured
+                spent += time.perf_counter() - started
+            costs[label] = spent / files * 1e6
+    return costs
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:
@@ -82,8 +150,8 @@ def table(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def run(*, count: int, places: dict[str, Path]) -> dict[str, dict[str, float]]:
-    return {where: measure(count, base) for where, base in places.items()}
+def run(*, count: int, places: dict[str, Path], repeats: int = 1) -> dict[str, dict[str, float]]:
+    return {where: measure(count, base, repeats=repeats) for where, base in places.items()}
 
 
 def main() -> int:

@@ -1,0 +1,235 @@
+"""The exporter's requests to the API server, counted from the audit log, and its CPU on a quiet node."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from kube_control_plane import ControlPlane
+
+import kubeapi
+from exporter import Exporter, wait_for
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kube_control_plane import Binaries
+
+PODS = 110  # the kubelet's default maximum per node
+# deploy/fluent-bit's ServiceAccount, known before the API server (and its audit policy) starts.
+USER = "system:serviceaccount:logging:fluent-bit"
+RELISTS = "pod_meta_exporter_relists_total"
+RESTARTS = "pod_meta_exporter_watch_restarts_total"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    received: float  # time.time() of requestReceivedTimestamp
+    verb: str
+    resource: str
+    uri: str
+    code: int | None  # None while the request (a watch) is still open
+    ended: bool
+
+    @property
+    def timeout_seconds(self) -> int | None:
+        values = parse_qs(urlsplit(self.uri).query).get("timeoutSeconds")
+        return int(values[0]) if values else None
+
+    @property
+    def query(self) -> str:
+        """The query without the fieldSelector every request carries."""
+        pairs = parse_qs(urlsplit(self.uri).query)
+        pairs.pop("fieldSelector", None)
+        return "&".join(f"{key}={values[0]}" for key, values in pairs.items())
+
+
+@dataclass
+class Window:
+    name: str
+    seconds: float
+    requests: list[Request] = field(default_factory=list)
+
+    def by_verb(self) -> Counter[tuple[str, str]]:
+        return Counter((r.verb, r.resource) for r in self.requests)
+
+
+@dataclass
+class Result:
+    user: str
+    windows: list[Window]
+    cpu_windows: list[tuple[float, float]]  # (seconds, CPU seconds) of consecutive quiet windows
+    quiet_seconds: float
+    watch_timeouts: list[int]
+    relists: float  # the exporter's relists_total after the forced 410
+    files_after_410: bool  # the pods changed while it was stopped have their files
+    since_event_after_quiet: float  # the exporter's seconds_since_last_event (bookmarks count)
+
+    @property
+    def idle_cpu_percent(self) -> float:
+        seconds = sum(s for s, _ in self.cpu_windows)
+        return 100 * sum(c for _, c in self.cpu_windows) / seconds if seconds else float("nan")
+
+    @property
+    def idle_cpu_percent_max_window(self) -> float:
+        return max((100 * c / s for s, c in self.cpu_windows if s), default=float("nan"))
+
+
+def audit_policy(user: str) -> dict[str, object]:
+    """Metadata for the exporter's user only; one event per request stage after RequestReceived."""
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata", "users": [user]}, {"level": "None"}],
+    }
+
+
+def read_audit(path: Path, user: str) -> list[Request]:
+    """One Request per auditID (its last stage wins), oldest first."""
+    latest: dict[str, dict[str, object]] = {}
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("user", {}).get("username") == user:
+            latest[event["auditID"]] = event
+    requests = []
+    for event in latest.values():
+        received = datetime.fromisoformat(str(event["requestReceivedTimestamp"])).timestamp()
+        status = event.get("responseStatus")
+        ref = event.get("objectRef") or {}
+        requests.append(
+            Request(
+                received=received,
+                verb=str(event["verb"]),
+                resource=str(ref.get("resource", "-")) if isinstance(ref, dict) else "-",
+                uri=str(event["requestURI"]),
+                code=status.get("code") if isinstance(status, dict) else None,
+                ended=event["stage"] in ("ResponseComplete", "Panic"),
+            )
+        )
+    return sorted(requests, key=lambda r: r.received)
+
+
+def _quiet(exporter: Exporter, *, seconds: float, window: float) -> list[tuple[float, float]]:
+    """CPU seconds of consecutive windows while nothing changes and nobody scrapes the exporter."""
+    windows = []
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 1:
+        started, cpu = time.monotonic(), exporter.cpu_seconds()
+        time.sleep(min(window, left))
+        windows.append((time.monotonic() - started, exporter.cpu_seconds() - cpu))
+    return windows
+
+
+def _restart(cp: ControlPlane, exporter: Exporter, args: list[str]) -> None:
+    """The API server restarted with `args`: the watch is cut, and the exporter watches again."""
+    before = exporter.metrics().value(RESTARTS)
+    cp.stop_apiserver()
+    cp.start_apiserver(args)
+    wait_for(
+        lambda: exporter.metrics().value(RESTARTS) > before and exporter.ready(),
+        timeout=90,
+        what="the exporter to watch again after the API server's restart",
+    )
+
+
+def _forced_410(cp: ControlPlane, exporter: Exporter, api: kubeapi.Api, pods: kubeapi.Pods) -> bool:
+    """The exporter stopped while the API server restarts, pods change and etcd is compacted past
+    its resourceVersion; without the watch cache its next watch reaches etcd. True once the new
+    pods' files are written."""
+    relists = exporter.metrics().value(RELISTS)
+    new = pods.batch(range(PODS, PODS + 10), prefix="api")
+    exporter.signal(signal.SIGSTOP)
+    try:
+        cp.stop_apiserver()
+        cp.start_apiserver()
+        for pod in pods.batch(range(10), prefix="api"):
+            kubeapi.delete_pod(api, pod)
+        for pod in new:
+            kubeapi.create_pod(api, pod)
+        cp.compact_etcd()
+    finally:
+        exporter.signal(signal.SIGCONT)
+    wait_for(
+        lambda: exporter.metrics().value(RELISTS) > relists and exporter.ready(),
+        timeout=90,
+        what="the exporter to list again after the forced 410",
+    )
+    expected = {kubeapi.meta_name(p) for p in new}
+    return bool(wait_for(lambda: expected <= exporter.files(), timeout=30, what="the new pods' files"))
+
+
+def run(
+    binaries: Binaries | None,
+    *,
+    workdir: Path,
+    quiet_seconds: float,
+    cpu_window: float,
+    pythonpath: Path | None = None,
+) -> Result:
+    audit_log = workdir / "audit.log"
+    policy_file = workdir / "audit-policy.json"
+    policy_file.write_text(json.dumps(audit_policy(USER)))
+    audit_args = [f"--audit-log-path={audit_log}", f"--audit-policy-file={policy_file}"]
+    marks = []
+    with ControlPlane(binaries, apiserver_args=audit_args, workdir=workdir / "controlplane") as cp:
+        api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
+        kubeapi.prepare_cluster(api)
+        kubeconfig = workdir / "exporter.kubeconfig"
+        user = kubeapi.service_account_kubeconfig(
+            api, server_url=cp.server_url, ca_file=cp.ca_file, path=kubeconfig
+        )
+        if user != USER:
+            msg = f"deploy/fluent-bit binds {user}, the audit policy logs {USER}"
+            raise RuntimeError(msg)
+        pods = kubeapi.Pods(seed=5)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda p: kubeapi.create_pod(api, p), pods.batch(range(PODS), prefix="api")))
+        exporter = Exporter(
+            kubeconfig=kubeconfig,
+            destination=workdir / "api-meta",
+            log_path=workdir / "api-exporter.log",
+            pythonpath=pythonpath,
+        )
+        marks.append(time.time())
+        with exporter:
+            exporter.wait_ready()
+            wait_for(lambda: len(exporter.files()) >= PODS, timeout=60, what=f"{PODS} files")
+            time.sleep(2)
+            marks.append(time.time())
+            cpu_windows = _quiet(exporter, seconds=quiet_seconds, window=cpu_window)
+            marks.append(time.time())
+            since_event = exporter.metrics().value("pod_meta_exporter_seconds_since_last_event")
+            _restart(cp, exporter, [*audit_args, "--watch-cache=false"])
+            time.sleep(2)
+            marks.append(time.time())
+            files_ok = _forced_410(cp, exporter, api, pods)
+            time.sleep(2)
+            marks.append(time.time())
+            relists = exporter.metrics().value(RELISTS)
+        api.close()
+        requests = read_audit(audit_log, USER)
+    names = ["start (until synced)", "quiet", "API server restart (watch cache off)", "forced 410"]
+    windows = [Window(name, marks[i + 1] - marks[i]) for i, name in enumerate(names)]
+    for request in requests:
+        for i, window in enumerate(windows):
+            if marks[i] <= request.received < marks[i + 1]:
+                window.requests.append(request)
+    timeouts = [t for r in requests if r.verb == "watch" and (t := r.timeout_seconds) is not None]
+    return Result(
+        user=USER,
+        windows=windows,
+        cpu_windows=cpu_windows,
+        quiet_seconds=marks[2] - marks[1],
+        watch_timeouts=timeouts,
+        relists=relists,
+        files_after_410=files_ok,
+        since_event_after_quiet=since_event,
+    )
