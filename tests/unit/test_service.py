@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,7 +27,6 @@ from waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from pod_meta_exporter.service.runner import Service
 
@@ -325,3 +326,19 @@ def test_a_missing_kubeconfig_exits_2_with_one_line(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1
     assert errors[0].endswith(f"cannot start: kubeconfig {tmp_path / 'none'}: no such file")
+
+
+def test_the_demo_shows_files_written_rewritten_and_removed(tmp_path: Path) -> None:
+    demo = Path(__file__).parents[2] / "scripts" / "demo.py"
+    result = subprocess.run(
+        [sys.executable, str(demo)],
+        env={**os.environ, "DEMO_SECONDS": "10", "DEMO_DIR": str(tmp_path / "demo-meta")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(" + demo_web-0.meta" in line for line in lines)
+    assert any(" ~ " in line and "imageID" in line for line in lines)  # image IDs arrive later
+    # Pods live at most 4s and are kept 5s; the first is created within 1s, so one is gone by 10s.
+    assert any(" - " in line for line in lines), "no removal after the 5s retention"
+    assert "pod_meta_exporter_files_written_total" in result.stdout
