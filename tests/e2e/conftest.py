@@ -55,6 +55,13 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
     )
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Skipped at collection, the tier "collects no tests" (exit 5); a skip is not a failure, so
+    # `nox -s e2e` and `make e2e` stay green where Docker or kind is missing.
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and missing_prerequisites():
+        session.exitstatus = pytest.ExitCode.OK
+
+
 @pytest.fixture(scope="session")
 def kind_cluster(request: pytest.FixtureRequest) -> Iterator[KindCluster]:
     """pytest-kind's fixture, with the kind and kubectl on PATH (its own default downloads kind 0.17)."""
