@@ -12,34 +12,21 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Self
 
 from kubeapi import NODE
+from waiting import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from types import TracebackType
 
 SCRIPT = Path(sys.executable).parent / "pod-meta-exporter"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-T = TypeVar("T")
 
 
 class ExporterError(RuntimeError):
     """The exporter exited, or never became ready."""
-
-
-def wait_for(probe: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05) -> T:
-    """probe()'s first truthy value; fails after `timeout` seconds showing what it last returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = probe()
-        if seen:
-            return seen
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:.0f}s waiting for {what}; last saw {seen!r}"
-            raise TimeoutError(msg)
-        time.sleep(interval)
 
 
 def _free_port() -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))  # kube_control_plane
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # waiting
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import kube_control_plane

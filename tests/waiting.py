@@ -11,14 +11,23 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
-    """Return probe()'s first truthy value; fail after `timeout` seconds showing its last value."""
+def wait_for(
+    probe: Callable[[], T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "",
+    seen: Callable[[], object] | None = None,
+) -> T:
+    """Return probe()'s first truthy value; after `timeout` seconds fail with AssertionError showing
+    what seen() returns (by default, probe()'s last value)."""
     deadline = time.monotonic() + timeout
     while True:
-        seen = probe()
-        if seen:
-            return seen
+        value = probe()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            msg = f"timed out after {timeout}s waiting for {what or probe!r}; last saw {seen!r}"
+            last = seen() if seen is not None else value
+            msg = f"timed out after {timeout}s waiting for {what or probe!r}; last saw {last!r}"
             raise AssertionError(msg)
         time.sleep(interval)

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 from kubernetes import client
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import TracebackType
 
 NODE = "node-a"
@@ -329,18 +328,3 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
-
-
-# --- Waiting ----------------------------------------------------------------------------------
-
-
-def wait_for(
-    predicate: Callable[[], object], *, timeout: float = 5.0, seen: Callable[[], object] = lambda: None
-) -> None:
-    """Poll until predicate() is true; on timeout, fail showing what seen() last returned."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            msg = f"not true within {timeout}s; last seen: {seen()!r}"
-            raise AssertionError(msg)
-        time.sleep(_POLL_SECONDS)

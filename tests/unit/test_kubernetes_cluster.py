@@ -28,7 +28,6 @@ from kube_stub import (
     namespace,
     pod,
     status,
-    wait_for,
 )
 from kubernetes import client
 
@@ -42,6 +41,7 @@ from pod_meta_exporter.domain.events import (
     PodsResynced,
     PodUpserted,
 )
+from waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
