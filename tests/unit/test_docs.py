@@ -27,6 +27,15 @@ def test_the_configuration_table_lists_every_flag_variable_and_default() -> None
         assert default == (option.default or {"--node-name": "the hostname", "--kubeconfig": "none"}[flag])
 
 
+def test_the_configuration_table_matches_the_flags_and_variables_that_help_shows() -> None:
+    shown = settings.build_parser().format_help()
+    flags = set(re.findall(r"(?<![\w-])--(?!no-|help)[a-z][a-z-]+", shown))
+    variables = set(re.findall(r"EXPORTER_[A-Z_]+", shown.replace("-\n", "").replace("\n", " ")))
+    rows = table_rows("Configuration")
+    assert flags == {row[0] for row in rows}
+    assert variables >= {row[1] for row in rows}
+
+
 def test_the_metrics_table_lists_every_exported_metric() -> None:
     documented = {row[0]: row[1] for row in table_rows("Metrics")}
     exported = {
