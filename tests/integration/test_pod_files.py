@@ -168,3 +168,21 @@ def test_after_a_sigkill_the_files_of_pods_deleted_meanwhile_are_adopted_for_the
 
 def namespace_files(directory: Path, namespace: str) -> set[str]:
     return {path.name for path in directory.iterdir() if path.name.startswith(f"{namespace}_")}
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_ends_a_live_watch_within_two_seconds_and_leaves_the_files(
+    admin: harness.Kube, namespace: str, exporters: Exporters
+) -> None:
+    exporter = exporters.start(retention="1h")
+    create_pod(admin, namespace, "steady")
+    wait_for(lambda: pod_file(namespace, "steady") in exporter.files(), timeout=10, what="the pod's file")
+    assert exporter.readyz() == 200  # synced, with its watch connected to the API server
+
+    began = time.monotonic()
+    status = exporter.stop(timeout=5.0)
+    elapsed = time.monotonic() - began
+
+    assert status == 0
+    assert elapsed < 2.0
+    assert pod_file(namespace, "steady") in exporter.files()
