@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from pod_meta_exporter.service.runner import Service
 
 
+CLI = (sys.executable, "-m", "pod_meta_exporter.entrypoints.cli")
+
+
 def make_container(tmp_path: Path, **overrides: object) -> Container:
     container = Container()
     config: dict[str, object] = {
@@ -247,9 +250,7 @@ def test_sigterm_stops_the_process_within_two_seconds_and_keeps_the_files(tmp_pa
     meta = tmp_path / "meta"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "pod_meta_exporter.entrypoints.cli",
+            *CLI,
             "--cluster",
             "simulated",
             "--destination-dir",
@@ -292,9 +293,7 @@ def test_an_unusable_destination_directory_exits_2_with_one_line(tmp_path: Path)
     blocker.write_text("x")
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pod_meta_exporter.entrypoints.cli",
+            *CLI,
             "--cluster",
             "simulated",
             "--destination-dir",
@@ -317,7 +316,7 @@ def test_an_unusable_destination_directory_exits_2_with_one_line(tmp_path: Path)
 def test_a_missing_kubeconfig_exits_2_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable, "-m", "pod_meta_exporter.entrypoints.cli", "--kubeconfig", str(tmp_path / "none"),
+            *CLI, "--kubeconfig", str(tmp_path / "none"),
             "--destination-dir", str(tmp_path / "meta"), "--listen", "127.0.0.1:0", "--log-format", "text",
         ],
         capture_output=True, text=True, timeout=60, check=False,
