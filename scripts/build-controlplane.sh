@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Build the kube-apiserver and etcd binaries used by the integration test tier
-# from the Go wrapper modules in tests/integration/controlplane/{kube-apiserver,etcd}.
+# Build the Kubernetes binaries of the test tiers from the Go wrapper modules in
+# tests/integration/controlplane/<name>/: kube-apiserver and etcd (integration tier), and with
+# arguments also kubelet, kube-controller-manager and kube-scheduler (node tier).
+#
+# Usage: build-controlplane.sh [NAME...]   (default: kube-apiserver etcd)
 #
 # Output: ${XDG_CACHE_HOME:-$HOME/.cache}/pod-meta-exporter/controlplane/<k8s-version>-etcd<etcd-version>/
 # The versions come from the wrapper go.mod files (the single source of truth).
@@ -55,13 +58,22 @@ build() {
     echo "build-controlplane: built $name in $((SECONDS - start))s" >&2
 }
 
-# Stamp the real release into kube-apiserver (/version, effective version);
-# otherwise it reports v0.0.0-master.
+# Stamp the real release into the Kubernetes binaries (/version, the kubelet's node status,
+# effective versions); otherwise they report v0.0.0-master.
 k8s_minor="${k8s_version#v1.}"
 k8s_minor="${k8s_minor%%.*}"
 version_pkg="k8s.io/component-base/version"
-build kube-apiserver "$modules_dir/kube-apiserver" \
-    "-X $version_pkg.gitVersion=$k8s_version -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=$k8s_minor -X $version_pkg.gitTreeState=clean"
-build etcd "$modules_dir/etcd"
+version_ldflags="-X $version_pkg.gitVersion=$k8s_version -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=$k8s_minor -X $version_pkg.gitTreeState=clean"
+
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd)
+for name in "${names[@]}"; do
+    case "$name" in
+        etcd) build etcd "$modules_dir/etcd" ;;
+        kube-apiserver | kubelet | kube-controller-manager | kube-scheduler)
+            build "$name" "$modules_dir/$name" "$version_ldflags" ;;
+        *) echo "build-controlplane: unknown binary '$name'" >&2; exit 2 ;;
+    esac
+done
 
 echo "$out_dir"
