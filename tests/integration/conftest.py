@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 
-SERVICE_ACCOUNT = ("logging", "fluent-bit")  # deploy/fluent-bit/serviceaccount.yaml
 CLUSTER_ROLE = "fluent-bit"
-RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 
 EXPORTERS = pytest.StashKey[list[harness.Exporter]]()
 CONTROL_PLANE = pytest.StashKey[ControlPlane]()
@@ -119,7 +117,7 @@ def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     binaries = control_plane_binaries()
     assert not isinstance(binaries, str), binaries  # pytest_runtest_setup skipped the test
     with ControlPlane(binaries, apiserver_args=harness.APISERVER_ARGS) as control_plane:
-        admin = admin_client(control_plane)
+        admin = harness.admin_of(control_plane)
         wait_for(lambda: admin.call("GET", "/readyz")[0] == 200, timeout=30, what="/readyz")
         for node in harness.NODES:
             admin.expect(
@@ -132,57 +130,30 @@ def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
             del pytestconfig.stash[CONTROL_PLANE]
 
 
-def admin_client(control_plane: ControlPlane) -> harness.Kube:
-    return harness.Kube(
-        server=control_plane.server_url,
-        ssl_context=control_plane.ssl_context,
-        token=control_plane.admin_token,
-    )
-
-
 @pytest.fixture(scope="session")
 def admin(control_plane: ControlPlane) -> harness.Kube:
     """system:masters: for the tests' own changes, never for the exporter."""
-    return admin_client(control_plane)
+    return harness.admin_of(control_plane)
 
 
 # --- the exporter's identity: deploy/'s RBAC, through the API --------------------------------
 
 
-def rbac_objects(directory: Path) -> list[harness.Json]:
-    return [obj for obj in deploy_manifests.deploy_manifests(directory) if obj["kind"] in RBAC_KINDS]
-
-
 def cluster_role(directory: Path) -> harness.Json:
-    (role,) = (obj for obj in rbac_objects(directory) if obj["kind"] == "ClusterRole")
+    (role,) = (obj for obj in harness.rbac_objects(directory) if obj["kind"] == "ClusterRole")
     return role
 
 
 @pytest.fixture(scope="session")
 def deploy_rbac(admin: harness.Kube) -> None:
     """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
-    paths = {
-        "Namespace": "/api/v1/namespaces",
-        "ServiceAccount": f"/api/v1/namespaces/{SERVICE_ACCOUNT[0]}/serviceaccounts",
-        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    }
-    for obj in rbac_objects(deploy_manifests.BASE_DIR):
-        admin.expect("POST", paths[obj["kind"]], obj)
+    harness.create_deploy_rbac(admin)
 
 
 @pytest.fixture(scope="session")
 def service_account_token(admin: harness.Kube, deploy_rbac: None) -> str:
     """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
-    namespace, name = SERVICE_ACCOUNT
-    request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600},
-    }
-    answer = admin.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
-    token: str = answer["status"]["token"]
-    return token
+    return harness.service_account_token(admin)
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +166,7 @@ def exporter_kubeconfig(
         server=control_plane.server_url,
         ca_file=control_plane.ca_file,
         token=service_account_token,
-        user="system:serviceaccount:logging:fluent-bit",
+        user=harness.SERVICE_ACCOUNT_USER,
     )
 
 

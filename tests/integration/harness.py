@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+import deploy_manifests
 from waiting import wait_for
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from prometheus_client.metrics_core import Metric
+
+    from integration.kube_control_plane import ControlPlane
 
 Json = dict[str, Any]
 
@@ -94,6 +97,15 @@ class Kube:
         if status not in set(ok):
             raise ApiError(method, path, status, answer)
         return answer
+
+
+def admin_of(control_plane: ControlPlane) -> Kube:
+    """system:masters, through the control plane's static token: for tests, never the exporter."""
+    return Kube(
+        server=control_plane.server_url,
+        ssl_context=control_plane.ssl_context,
+        token=control_plane.admin_token,
+    )
 
 
 def _decode(raw: bytes) -> Json:
@@ -215,6 +227,42 @@ def can(kube: Kube, *, verb: str, resource: str, group: str = "", namespace: str
     return bool(answer["status"].get("allowed"))
 
 
+# --- the exporter's identity: deploy/'s RBAC ----------------------------------------------------
+
+SERVICE_ACCOUNT = ("logging", "fluent-bit")  # deploy/fluent-bit/serviceaccount.yaml
+SERVICE_ACCOUNT_USER = "system:serviceaccount:logging:fluent-bit"
+RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+
+
+def rbac_objects(directory: Path = deploy_manifests.BASE_DIR) -> list[Json]:
+    return [obj for obj in deploy_manifests.deploy_manifests(directory) if obj["kind"] in RBAC_KINDS]
+
+
+def create_deploy_rbac(admin: Kube) -> None:
+    """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
+    paths = {
+        "Namespace": "/api/v1/namespaces",
+        "ServiceAccount": f"/api/v1/namespaces/{SERVICE_ACCOUNT[0]}/serviceaccounts",
+        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    }
+    for obj in rbac_objects():
+        admin.expect("POST", paths[obj["kind"]], obj)
+
+
+def service_account_token(admin: Kube) -> str:
+    """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
+    namespace, name = SERVICE_ACCOUNT
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    answer = admin.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
+    token: str = answer["status"]["token"]
+    return token
+
+
 # --- the exporter ----------------------------------------------------------------------------
 
 
@@ -278,13 +326,18 @@ class Exporter:
         log_path: Path,
         retention: str,
         args: Sequence[str] = (),
+        node: str = NODE,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env` is added to this process's environment (for `EXPORTER_*` variables)."""
         self.name = name
         self.kubeconfig = kubeconfig
         self.directory = directory
         self.log_path = log_path
         self.retention = retention
         self.args = list(args)
+        self.node = node
+        self.env = dict(env or {})
         self.port = 0
         self.started_at = 0.0
         self._popen: subprocess.Popen[bytes] | None = None
@@ -312,7 +365,7 @@ class Exporter:
         argv = [
             str(EXPORTER_BIN),
             f"--kubeconfig={self.kubeconfig}",
-            f"--node-name={NODE}",
+            f"--node-name={self.node}",
             f"--destination-dir={self.directory}",
             f"--retention-period={self.retention}",
             f"--listen={_LOOPBACK}:{self.port}",
@@ -328,6 +381,7 @@ class Exporter:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                env={**os.environ, **self.env},
                 preexec_fn=_PREEXEC,  # noqa: PLW1509 - only calls prctl(2)
             )
 

@@ -56,11 +56,14 @@ __all__ = [
     "Binaries",
     "ControlPlane",
     "ControlPlaneError",
+    "Process",
     "binary_cache_dir",
     "build_binaries",
     "controlplane_versions",
     "ensure_binaries",
     "find_binaries",
+    "locate",
+    "run_build_script",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -132,31 +135,37 @@ def _locate(env_var: str, cached: Path) -> Path | None:
     return cached if _is_executable(cached) else None
 
 
+def locate(name: str) -> Path | None:
+    """The binary ``name`` from ``<NAME>_BIN`` (``KUBELET_BIN``...) or the build cache; None if
+    neither has it. An override that names no executable file raises ControlPlaneError."""
+    return _locate(f"{name.upper().replace('-', '_')}_BIN", binary_cache_dir() / name)
+
+
 def find_binaries() -> Binaries | None:
     """The binaries from ``KUBE_APISERVER_BIN`` / ``ETCD_BIN`` or the build cache.
 
     Returns None when either one is missing (nothing is built). An override
     that points at a non-executable file raises ControlPlaneError.
     """
-    cache = binary_cache_dir()
-    apiserver = _locate("KUBE_APISERVER_BIN", cache / "kube-apiserver")
-    etcd = _locate("ETCD_BIN", cache / "etcd")
+    apiserver = locate("kube-apiserver")
+    etcd = locate("etcd")
     if apiserver is None or etcd is None:
         return None
     return Binaries(kube_apiserver=apiserver, etcd=etcd)
 
 
-def build_binaries(timeout: float | None = 3600.0) -> Binaries | None:
-    """Run scripts/build-controlplane.sh if ``go`` is on PATH; None without Go.
+def run_build_script(names: Sequence[str] = (), timeout: float | None = 3600.0) -> bool:
+    """scripts/build-controlplane.sh for ``names`` (default: kube-apiserver and etcd) if ``go``
+    is on PATH; False without Go.
 
     A cold build takes minutes (see the script); build output goes to stderr.
     Raises ControlPlaneError if the build fails.
     """
     if shutil.which("go") is None:
-        return None
+        return False
     try:
         subprocess.run(
-            ["bash", str(BUILD_SCRIPT)],
+            ["bash", str(BUILD_SCRIPT), *names],
             check=True,
             stdout=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -165,7 +174,12 @@ def build_binaries(timeout: float | None = 3600.0) -> Binaries | None:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         msg = f"{BUILD_SCRIPT} failed: {exc}"
         raise ControlPlaneError(msg) from exc
-    return find_binaries()
+    return True
+
+
+def build_binaries(timeout: float | None = 3600.0) -> Binaries | None:
+    """Build kube-apiserver and etcd if ``go`` is on PATH; None without Go."""
+    return find_binaries() if run_build_script(timeout=timeout) else None
 
 
 def ensure_binaries(timeout: float | None = 3600.0) -> Binaries | None:
@@ -192,8 +206,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _generate_pki(directory: Path) -> None:
-    """CA, serving cert for 127.0.0.1/localhost, and the SA signing key pair."""
+def _generate_pki(directory: Path, address: str) -> None:
+    """CA, serving cert for 127.0.0.1/localhost and ``address``, and the SA signing key pair."""
     now = datetime.datetime.now(datetime.UTC)
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=7)
@@ -233,6 +247,7 @@ def _generate_pki(directory: Path) -> None:
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address(_LOOPBACK)),
         x509.IPAddress(ipaddress.ip_address("::1")),
+        *([x509.IPAddress(ipaddress.ip_address(address))] if address != _LOOPBACK else []),
         x509.IPAddress(service_ip),
         x509.DNSName("kubernetes"),
         x509.DNSName("kubernetes.default"),
@@ -288,9 +303,9 @@ def _generate_pki(directory: Path) -> None:
 # --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def _free_port(address: str = _LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((_LOOPBACK, 0))
+        s.bind((address, 0))
         port: int = s.getsockname()[1]
         return port
 
@@ -328,8 +343,8 @@ def _tail(path: Path, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class _Process:
-    """One child process whose stdout+stderr are appended to a log file."""
+class Process:
+    """One child process whose stdout+stderr are appended to a log file, killed with this one."""
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
         self.name = name
@@ -374,7 +389,7 @@ class _Process:
 def _wait_until(
     what: str,
     probe: Callable[[], None],
-    proc: _Process,
+    proc: Process,
     timeout: float,
     interval: float = 0.1,
 ) -> None:
@@ -440,12 +455,14 @@ class ControlPlane:
         workdir: Path | None = None,
         keep_workdir: bool = False,
         start_timeout: float = 90.0,
+        address: str = _LOOPBACK,
     ) -> None:
         """``apiserver_args``/``etcd_args`` are appended after the defaults, so a
         repeated scalar flag (e.g. ``--watch-cache=false``) overrides a default.
         ``workdir`` (default: a new temp dir) holds certs, etcd data, the
         kubeconfig and logs; a temp dir is removed by close() unless
-        ``keep_workdir``."""
+        ``keep_workdir``. kube-apiserver serves on ``address`` (its certificate names it too);
+        etcd always listens on loopback."""
         if binaries is None:
             binaries = find_binaries()
             if binaries is None:
@@ -458,6 +475,7 @@ class ControlPlane:
         self.apiserver_args: list[str] = list(apiserver_args)
         self.etcd_args: list[str] = list(etcd_args)
         self.start_timeout = start_timeout
+        self.address = address
         self._owns_workdir = workdir is None
         self._keep_workdir = keep_workdir
         self.workdir = (
@@ -470,8 +488,8 @@ class ControlPlane:
         self.etcd_client_port = 0
         self.etcd_peer_port = 0
         self.apiserver_port = 0
-        self._etcd: _Process | None = None
-        self._apiserver: _Process | None = None
+        self._etcd: Process | None = None
+        self._apiserver: Process | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._pki_ready = False
         self._closed = False
@@ -516,7 +534,7 @@ class ControlPlane:
 
     @property
     def server_url(self) -> str:
-        return f"https://{_LOOPBACK}:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
 
     @property
     def apiserver_running(self) -> bool:
@@ -555,7 +573,7 @@ class ControlPlane:
             self._prepare()
             self._start_etcd()
             for attempt in range(3):
-                self.apiserver_port = _free_port()
+                self.apiserver_port = _free_port(self.address)
                 self._write_kubeconfig()
                 try:
                     self.start_apiserver()
@@ -592,7 +610,7 @@ class ControlPlane:
         if self._pki_ready:
             return
         self.pki_dir.mkdir(exist_ok=True)
-        _generate_pki(self.pki_dir)
+        _generate_pki(self.pki_dir, self.address)
         _write_private(
             self.token_file, f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'.encode()
         )
@@ -637,7 +655,7 @@ class ControlPlane:
                 "--unsafe-no-fsync",  # throwaway data: don't pay for fsync
                 *self.etcd_args,
             ]
-            self._etcd = _Process("etcd", argv, self.etcd_log_path)
+            self._etcd = Process("etcd", argv, self.etcd_log_path)
             try:
                 _wait_until("etcd /health", self._probe_etcd, self._etcd, self.start_timeout)
             except ControlPlaneError:
@@ -703,9 +721,9 @@ class ControlPlane:
         return [
             str(self.binaries.kube_apiserver),
             f"--etcd-servers={self.etcd_client_url}",
-            f"--bind-address={_LOOPBACK}",
+            f"--bind-address={self.address}",
             # Otherwise it looks for a non-loopback interface address.
-            f"--advertise-address={_LOOPBACK}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.apiserver_port}",
             f"--cert-dir={pki}",  # never write to /var/run/kubernetes
             f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -739,7 +757,7 @@ class ControlPlane:
             raise ControlPlaneError(msg)
         if extra_args is not None:
             self.apiserver_args = list(extra_args)
-        self._apiserver = _Process("kube-apiserver", self._apiserver_argv(), self.apiserver_log_path)
+        self._apiserver = Process("kube-apiserver", self._apiserver_argv(), self.apiserver_log_path)
         try:
             _wait_until(
                 "kube-apiserver /readyz", self._probe_readyz, self._apiserver, self.start_timeout, 0.25
