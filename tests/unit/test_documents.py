@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import podfactory
+from fluent_bit import fluent_bit_view
 from pod_meta_exporter.domain.documents import DocumentProfile
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fluent-bit" / "testdata"
-CONTAINER_FIELDS = ("name", "containerID", "imageID", "image")
-
-
-def fluent_bit_view(document: dict[str, Any], container: str) -> dict[str, Any]:
-    """What merge_pod_meta() draws from a pod document for one container (CONTRACT.md's table)."""
-    metadata, spec, status = (document.get(k, {}) for k in ("metadata", "spec", "status"))
-    view = {
-        "pod_id": metadata.get("uid"),
-        "labels": metadata.get("labels"),
-        "annotations": metadata.get("annotations"),
-        "ownerReferences": metadata.get("ownerReferences"),
-        "host": spec.get("nodeName"),
-        "pod_ip": status.get("podIP"),
-    }
-    for key in ("containerStatuses", "initContainerStatuses"):
-        for entry in status.get(key) or []:
-            if entry.get("name") == container:
-                view[f"{key}:{container}"] = [(k, entry[k]) for k in entry if k in CONTAINER_FIELDS]
-    return view
 
 
 def test_minimal_keeps_only_what_fluent_bit_reads_so_env_values_never_reach_the_disk() -> None:
