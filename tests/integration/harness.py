@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import math
 import os
 import secrets
 import signal
@@ -481,6 +482,17 @@ class Exporter:
         matching = [s.value for s in self.samples() if s.name == name and s.labels == labels]
         assert len(matching) <= 1, f"{name}{labels} matches {len(matching)} samples"
         return matching[0] if matching else 0.0
+
+    def event_to_file_latency(self) -> tuple[int, dict[float, float]]:
+        """The event-to-file histogram's count, and its p50, p90 and p99 in seconds."""
+        buckets = sorted(
+            (float(sample.labels["le"]), sample.value)
+            for sample in self.samples()
+            if sample.name == "pod_meta_exporter_event_to_file_seconds_bucket"
+        )
+        assert buckets, "pod_meta_exporter_event_to_file_seconds is not served"
+        assert buckets[-1][0] == math.inf
+        return int(buckets[-1][1]), {q: histogram_quantile(q, buckets) for q in (0.5, 0.9, 0.99)}
 
     # -- the directory ----------------------------------------------------------------------
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
 
-from integration.harness import create_pod, delete_pod, histogram_quantile, pod_file, uid
+from integration.harness import create_pod, delete_pod, pod_file, uid
 from waiting import wait_for
 
 if TYPE_CHECKING:
     from integration import harness
-    from integration.harness import Exporter, Exporters
+    from integration.harness import Exporters
 
 pytestmark = pytest.mark.integration
 
 PODS = 200
 THREADS = 6
-HISTOGRAM = "pod_meta_exporter_event_to_file_seconds"
 
 
 @pytest.mark.timeout(180)
@@ -52,21 +50,9 @@ def test_a_burst_of_200_pods_created_and_deleted_at_once_all_get_their_files(
     assert exporter.value("pod_meta_exporter_pending_removals") == PODS
     assert exporter.value("pod_meta_exporter_rejected_objects_total") == 0
 
-    count, quantiles = latency(exporter)
+    count, quantiles = exporter.event_to_file_latency()
     figures = ", ".join(f"p{round(q * 100)} {seconds * 1000:.1f} ms" for q, seconds in quantiles.items())
     summary.append(
         f"event to file, {count} events of {PODS} pods created and deleted in {churned:.1f}s "
         f"by {THREADS} threads: {figures} (interpolated within histogram buckets)"
     )
-
-
-def latency(exporter: Exporter) -> tuple[int, dict[float, float]]:
-    """The event-to-file histogram's count, and its p50, p90 and p99."""
-    buckets = sorted(
-        (float(sample.labels["le"]), sample.value)
-        for sample in exporter.samples()
-        if sample.name == f"{HISTOGRAM}_bucket"
-    )
-    assert buckets, f"{HISTOGRAM} is not served"
-    assert buckets[-1][0] == math.inf
-    return int(buckets[-1][1]), {q: histogram_quantile(q, buckets) for q in (0.5, 0.9, 0.99)}
