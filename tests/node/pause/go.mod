@@ -1,0 +1,3 @@
+module podmetaexporter.local/node/pause
+
+go 1.26.0
