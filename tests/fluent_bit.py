@@ -9,6 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+import deploy_manifests
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -103,3 +107,19 @@ def _without_scheme(value: object) -> str | None:
     """The filter drops the runtime's `scheme://` prefix from imageID and containerID; an empty
     value attaches nothing."""
     return str(value).split("://")[-1] if value else None
+
+
+@dataclass(frozen=True)
+class DeployedSettings:
+    """The settings of deploy/'s Fluent Bit that decide when a container's `.meta` is read."""
+
+    refresh_interval: float  # the tail input's scan for new files, in seconds
+    cache_ttl: str  # the kubernetes filter's kube_meta_cache_ttl
+
+    @classmethod
+    def read(cls) -> DeployedSettings:
+        (configmap,) = (o for o in deploy_manifests.deploy_manifests() if o["kind"] == "ConfigMap")
+        pipeline = yaml.safe_load(configmap["data"]["fluent-bit.yaml"])["pipeline"]
+        (tail,) = (i for i in pipeline["inputs"] if i["name"] == "tail")
+        (kubernetes,) = (f for f in pipeline["filters"] if f["name"] == "kubernetes")
+        return cls(float(tail["refresh_interval"]), str(kubernetes["kube_meta_cache_ttl"]))

@@ -1,0 +1,299 @@
+"""The node tier: a real kubelet, containerd and runc on this machine run short-lived pods, and a
+Fluent Bit reader checks each container's log link against the exporter's files."""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+import deploy_manifests
+from integration import harness, kube_control_plane
+from integration.kube_control_plane import ControlPlane, ControlPlaneError
+from node import cgroups, host_state, workloads
+from node.namespaces import NodeNamespaces
+from node.reader import FluentBitReader
+from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
+from waiting import wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator
+
+HERE = Path(__file__).resolve().parent
+NODE_NAME = "tier-node"
+RETENTION = "10s"
+NODE_BINARIES = ("kubelet", "kube-controller-manager", "kube-scheduler")
+# Debian packages (installed by scripts/install-node-runtime.sh) and util-linux/iproute2.
+TOOLS = ("containerd", "ctr", "runc", "iptables", "unshare", "nsenter", "mount", "ip")
+FILES = (CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local", BUSYBOX)
+
+CONTROL_PLANE = pytest.StashKey[ControlPlane]()
+NODE = pytest.StashKey[NodeServices]()
+EXPORTER = pytest.StashKey[harness.Exporter]()
+SUMMARY = pytest.StashKey[list[str]]()
+
+
+# --- running the tier at all -----------------------------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@functools.cache
+def requirements() -> tuple[kube_control_plane.Binaries, NodeBinaries] | str:
+    """The binaries (built once where only Go is there), or why the tier cannot run here."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return "needs root on Linux (namespaces, mounts, cgroups)"
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    missing += [str(path) for path in FILES if not path.exists()]
+    if missing:
+        return f"missing {', '.join(missing)}: `make node-runtime` installs them from Debian, as root"
+    if shutil.which("go") is None:
+        return "no Go, to build the kubelet and the pause image"
+    try:
+        control_plane = kube_control_plane.ensure_binaries()
+        found = [kube_control_plane.locate(name) for name in NODE_BINARIES]
+        if None in found:
+            kube_control_plane.run_build_script(NODE_BINARIES)
+            found = [kube_control_plane.locate(name) for name in NODE_BINARIES]
+    except ControlPlaneError as error:
+        return str(error)
+    if control_plane is None or None in found:
+        return "the Kubernetes binaries could not be built"
+    kubelet, controller_manager, scheduler = (path for path in found if path is not None)
+    return control_plane, NodeBinaries(kubelet, controller_manager, scheduler)
+
+
+def _in_tier(session: pytest.Session) -> bool:
+    return any(HERE in item.path.parents for item in session.items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Before the first test, so that a cold build (minutes) counts against no test's timeout.
+    if session.config.option.collectonly or not _in_tier(session):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("node tier: the kubelet and its controllers are built once with Go (minutes)")
+    requirements()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    found = requirements()
+    if not isinstance(found, str):
+        return
+    if _in_ci():
+        pytest.fail(f"node tier cannot run with CI=true: {found}", pytrace=False)
+    pytest.skip(f"node tier: {found}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when in {"setup", "call"}:
+        exporter = item.config.stash.get(EXPORTER, None)
+        if exporter is not None:
+            report.sections.append(("exporter log (tail)", exporter.log_tail(40)))
+        node = item.config.stash.get(NODE, None)
+        for name, path in (node.log_paths if node else {}).items():
+            tail = "\n".join(path.read_text(errors="replace").splitlines()[-40:])
+            report.sections.append((f"{name} log (tail)", tail))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.write_sep("-", "node tier figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def summary(pytestconfig: pytest.Config) -> list[str]:
+    """Lines shown after the run, whatever the verbosity: the tier's measurements."""
+    return pytestconfig.stash.setdefault(SUMMARY, [])
+
+
+# --- the machine, the node and the control plane ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def binaries() -> tuple[kube_control_plane.Binaries, NodeBinaries]:
+    found = requirements()
+    assert not isinstance(found, str), found  # pytest_runtest_setup skipped the test
+    return found
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="node-tier-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pause(workdir: Path, binaries: object) -> Path:
+    """Our pause, built with Go (seconds): the sandbox image's binary and the namespaces' init."""
+    output = workdir / "pause"
+    subprocess.run(
+        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(output), "."],
+        cwd=HERE / "pause",
+        env={**os.environ, "CGO_ENABLED": "0"},
+        check=True,
+        capture_output=True,
+    )
+    return output
+
+
+@pytest.fixture(scope="session")
+def clean_host(binaries: object) -> Iterator[host_state.HostState]:
+    """The machine as it was; after the whole tier, it must be so again (the teardown fails if not)."""
+    cgroups.remove_stale()
+    before = host_state.HostState.read()
+    yield before
+    changes = host_state.HostState.read().changes_since(before)
+    assert not changes, "the node tier left this on the machine:\n" + "\n".join(changes)
+
+
+@pytest.fixture(scope="session")
+def cgroup_root(clean_host: object, workdir: Path) -> Iterator[cgroups.CgroupRoot]:
+    root = cgroups.CgroupRoot(workdir.name.removeprefix("node-tier-"))
+    root.create()
+    yield root
+    root.remove()  # after the namespaces, so after every process in them
+
+
+@pytest.fixture(scope="session")
+def namespaces(cgroup_root: object, workdir: Path, pause: Path) -> Iterator[NodeNamespaces]:
+    spaces = NodeNamespaces(
+        workdir=workdir / "node", init_binary=pause, link_name=f"pme{secrets.token_hex(4)}"
+    )
+    try:
+        spaces.start()
+        yield spaces
+    finally:
+        ids = {spaces.namespace_id(kind) for kind in ("mnt", "net", "pid")} if spaces.init_pid else set()
+        spaces.close()
+        left = host_state.processes_in(ids)
+        assert not left, f"processes left in the node's namespaces: {left}"
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    pytestconfig: pytest.Config,
+    namespaces: NodeNamespaces,
+    workdir: Path,
+    binaries: tuple[kube_control_plane.Binaries, NodeBinaries],
+) -> Iterator[ControlPlane]:
+    """kube-apiserver on the host's end of the node's link, with the ServiceAccount admission
+    that the integration tier turns off: here a controller-manager creates the accounts."""
+    args = [*harness.APISERVER_ARGS, "--disable-admission-plugins="]
+    with ControlPlane(
+        binaries[0], apiserver_args=args, address=namespaces.host_address, workdir=workdir / "control-plane"
+    ) as plane:
+        pytestconfig.stash[CONTROL_PLANE] = plane
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def admin(control_plane: ControlPlane) -> harness.Kube:
+    return harness.admin_of(control_plane)
+
+
+@pytest.fixture(scope="session")
+def node(
+    pytestconfig: pytest.Config,
+    namespaces: NodeNamespaces,
+    control_plane: ControlPlane,
+    cgroup_root: cgroups.CgroupRoot,
+    binaries: tuple[kube_control_plane.Binaries, NodeBinaries],
+) -> Iterator[NodeServices]:
+    node = NodeServices(
+        name=NODE_NAME,
+        binaries=binaries[1],
+        control_plane=control_plane,
+        namespaces=namespaces,
+        cgroup_root=cgroup_root.name,
+    )
+    pytestconfig.stash[NODE] = node
+    node.start()
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+# --- the exporter, as deployed, and the reader -------------------------------------------------
+
+
+def deployed_environment() -> dict[str, str]:
+    """The sidecar's EXPORTER_* values from deploy/fluent-bit/daemonset.yaml (not those from the
+    downward API); the fixture's flags set the node, the directory, the retention and the port."""
+    (daemonset,) = (o for o in deploy_manifests.deploy_manifests() if o["kind"] == "DaemonSet")
+    containers = daemonset["spec"]["template"]["spec"]["containers"]
+    (sidecar,) = (c for c in containers if c["name"] == "pod-meta-exporter")
+    return {e["name"]: e["value"] for e in sidecar.get("env", []) if "value" in e}
+
+
+@pytest.fixture(scope="session")
+def exporter(
+    pytestconfig: pytest.Config, node: NodeServices, admin: harness.Kube, control_plane: ControlPlane
+) -> Iterator[harness.Exporter]:
+    """The console script with deploy/'s ServiceAccount, writing to tmpfs as the deployed emptyDir."""
+    harness.create_deploy_rbac(admin)
+    scratch = Path(tempfile.mkdtemp(prefix="node-tier-", dir="/dev/shm"))
+    kubeconfig = harness.write_kubeconfig(
+        scratch / "exporter.kubeconfig",
+        server=control_plane.server_url,
+        ca_file=control_plane.ca_file,
+        token=harness.service_account_token(admin),
+        user=harness.SERVICE_ACCOUNT_USER,
+    )
+    (scratch / "meta").mkdir()
+    running = harness.Exporter(
+        name="exporter",
+        kubeconfig=kubeconfig,
+        directory=scratch / "meta",
+        log_path=node.workdir / "exporter.log",
+        retention=RETENTION,
+        node=NODE_NAME,
+        env=deployed_environment(),
+    )
+    pytestconfig.stash[EXPORTER] = running
+    try:
+        running.start()
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def reader(node: NodeServices, exporter: harness.Exporter) -> Iterator[FluentBitReader]:
+    wait_for(node.containers_log_dir.is_dir, timeout=30, what="the kubelet's /var/log/containers")
+    with FluentBitReader(log_dir=node.containers_log_dir, meta_dir=exporter.directory) as reading:
+        yield reading
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, admin: harness.Kube, node: NodeServices) -> Iterator[str]:
+    """A namespace of the test's own, ready for pods (its ServiceAccount and root CA exist)."""
+    name = harness.unique_name(request.node.name.removeprefix("test_"), limit=40)
+    harness.create_namespace(admin, name)
+    workloads.wait_until_ready_for_pods(admin, name)
+    yield name
+    admin.expect("DELETE", f"/api/v1/namespaces/{name}")
