@@ -1,6 +1,7 @@
 # The two commands: `make demo` (the exporter on the built-in simulated node) and `make test`.
 # Each creates .venv and installs what it needs; nothing else has to be on the machine
-# but python3 (3.11+) and, for the integration tier, Go (it builds kube-apiserver and etcd).
+# but python3 (3.11+) and, for the integration and node tiers, Go (it builds kube-apiserver, etcd
+# and the kubelet). The node tier also needs root, and installs containerd and runc from Debian.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(filter true,$(CI)),ci,dev)
 export HYPOTHESIS_PROFILE
 
-.PHONY: test demo lint typecheck unit integration controlplane build image bench e2e clean
+.PHONY: test demo lint typecheck unit integration controlplane node node-runtime build image bench e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
-test: lint typecheck unit integration
+test: lint typecheck unit integration node
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench noxfile.py scripts
@@ -41,6 +42,15 @@ controlplane:
 	  echo "using KUBE_APISERVER_BIN=$$KUBE_APISERVER_BIN ETCD_BIN=$$ETCD_BIN"; \
 	elif command -v go >/dev/null; then bash scripts/build-controlplane.sh; \
 	else echo "no Go and no KUBE_APISERVER_BIN/ETCD_BIN: the integration tier will skip (fails when CI=true)"; fi
+
+# The node tier: a real kubelet, containerd and runc run short-lived pods (root; see README).
+node: $(BIN)/.installed controlplane node-runtime
+	@if command -v go >/dev/null; then \
+	  bash scripts/build-controlplane.sh kubelet kube-controller-manager kube-scheduler >/dev/null; fi
+	$(BIN)/pytest tests/node -p no:cacheprovider
+
+node-runtime:
+	bash scripts/install-node-runtime.sh
 
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "typecheck", "tests", "integration"]
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "node"]
 
 PYTHON = "3.11"
 SOURCES = ["src", "tests", "bench", "noxfile.py", "scripts"]
+NODE_TIER_BINARIES = ["kube-apiserver", "etcd", "kubelet", "kube-controller-manager", "kube-scheduler"]
 
 
 @nox.session(python=PYTHON)
@@ -44,6 +46,16 @@ def integration(session: nox.Session) -> None:
     if not (os.environ.get("KUBE_APISERVER_BIN") and os.environ.get("ETCD_BIN")):
         session.run("bash", "scripts/build-controlplane.sh", external=True, success_codes=[0])
     session.run("pytest", "tests/integration", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def node(session: nox.Session) -> None:
+    """A real kubelet, containerd and runc run short-lived pods (root; see README's Node tier)."""
+    session.install("-e", ".[test]")
+    session.run("bash", "scripts/install-node-runtime.sh", external=True)
+    if shutil.which("go"):
+        session.run("bash", "scripts/build-controlplane.sh", *NODE_TIER_BINARIES, external=True)
+    session.run("pytest", "tests/node", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
