@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import deploy_manifests
+import tiers
 from integration import harness
 from integration.kube_control_plane import (
     Binaries,
@@ -30,7 +30,7 @@ CLUSTER_ROLE = "fluent-bit"
 
 EXPORTERS = pytest.StashKey[list[harness.Exporter]]()
 CONTROL_PLANE = pytest.StashKey[ControlPlane]()
-SUMMARY = pytest.StashKey[list[str]]()
+TIER = tiers.Tier("integration tier", HERE)
 
 
 # --- running the tier at all -----------------------------------------------------------------
@@ -46,10 +46,6 @@ def control_plane_binaries() -> Binaries | str:
     return binaries or "no kube-apiserver/etcd binaries (make controlplane) and no Go to build them"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def _will_build() -> bool:
     try:
         return find_binaries() is None and shutil.which("go") is not None
@@ -59,24 +55,16 @@ def _will_build() -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Before the first test, so that a cold build (minutes) counts against no test's timeout.
-    if session.config.option.collectonly or not any(HERE in item.path.parents for item in session.items):
+    if not TIER.in_session(session):
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if _will_build() and reporter is not None:
-        reporter.write_line("integration tier: building kube-apiserver and etcd with Go, once (minutes)")
+    if _will_build():
+        TIER.announce(session, "building kube-apiserver and etcd with Go, once (minutes)")
     control_plane_binaries()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Raised from this hook rather than from a fixture, the skip keeps this file's location, so the
-    # summary folds every test into one line. (A fixture's skip is reported at each test.)
-    binaries = control_plane_binaries()
-    if not isinstance(binaries, str):
-        return
-    if _in_ci():
-        pytest.fail(f"integration tier cannot run with CI=true: {binaries}", pytrace=False)
-    pytest.skip(f"integration tier: {binaries}")
+    TIER.require(control_plane_binaries())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -94,17 +82,13 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    lines = config.stash.get(SUMMARY, [])
-    if lines:
-        terminalreporter.write_sep("-", "integration figures")
-        for line in lines:
-            terminalreporter.write_line(line)
+    TIER.print_figures(terminalreporter, config)
 
 
 @pytest.fixture
 def summary(pytestconfig: pytest.Config) -> list[str]:
     """Lines shown after the run, whatever the verbosity (the burst's latency figures)."""
-    return pytestconfig.stash.setdefault(SUMMARY, [])
+    return TIER.figures(pytestconfig)
 
 
 # --- the control plane -----------------------------------------------------------------------

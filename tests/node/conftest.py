@@ -4,6 +4,7 @@ Fluent Bit reader checks each container's log link against the exporter's files.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import deploy_manifests
+import tiers
 from integration import harness, kube_control_plane
 from integration.kube_control_plane import ControlPlane, ControlPlaneError
 from node import cgroups, host_state, workloads
@@ -38,14 +40,10 @@ FILES = (CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local", BUSYBOX)
 CONTROL_PLANE = pytest.StashKey[ControlPlane]()
 NODE = pytest.StashKey[NodeServices]()
 EXPORTER = pytest.StashKey[harness.Exporter]()
-SUMMARY = pytest.StashKey[list[str]]()
+TIER = tiers.Tier("node tier", HERE)
 
 
 # --- running the tier at all -----------------------------------------------------------------
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 @functools.cache
@@ -65,36 +63,56 @@ def requirements() -> tuple[kube_control_plane.Binaries, NodeBinaries] | str:
         if None in found:
             kube_control_plane.run_build_script(NODE_BINARIES)
             found = [kube_control_plane.locate(name) for name in NODE_BINARIES]
-    except ControlPlaneError as error:
+        pause = _pause()
+    except (ControlPlaneError, subprocess.CalledProcessError) as error:
         return str(error)
     if control_plane is None or None in found:
         return "the Kubernetes binaries could not be built"
     kubelet, controller_manager, scheduler = (path for path in found if path is not None)
-    return control_plane, NodeBinaries(kubelet, controller_manager, scheduler)
+    return control_plane, NodeBinaries(kubelet, controller_manager, scheduler, pause)
 
 
-def _in_tier(session: pytest.Session) -> bool:
-    return any(HERE in item.path.parents for item in session.items)
+def _pause() -> Path:
+    """Our pause, built with Go into the binary cache under a hash of its source, so that an edit
+    rebuilds it: the sandbox image's binary and the node namespaces' init."""
+    source = HERE / "pause"
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(source.iterdir()))).hexdigest()
+    binary = kube_control_plane.binary_cache_dir() / f"pause-{digest[:12]}"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        building = binary.with_name(f".{binary.name}.{os.getpid()}")
+        subprocess.run(
+            ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(building), "."],
+            cwd=source,
+            env={**os.environ, "CGO_ENABLED": "0"},
+            check=True,
+            capture_output=True,
+        )
+        building.rename(binary)
+    return binary
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Before the first test, so that a cold build (minutes) counts against no test's timeout.
-    if session.config.option.collectonly or not _in_tier(session):
+    if not TIER.in_session(session):
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("node tier: the kubelet and its controllers are built once with Go (minutes)")
+    if _will_build():
+        TIER.announce(session, "building the kubelet and its controllers with Go, once (minutes)")
     requirements()
+
+
+def _will_build() -> bool:
+    try:
+        return shutil.which("go") is not None and None in [
+            kube_control_plane.locate(n) for n in NODE_BINARIES
+        ]
+    except ControlPlaneError:
+        return False
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    found = requirements()
-    if not isinstance(found, str):
-        return
-    if _in_ci():
-        pytest.fail(f"node tier cannot run with CI=true: {found}", pytrace=False)
-    pytest.skip(f"node tier: {found}")
+    TIER.require(requirements())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -114,17 +132,13 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    lines = config.stash.get(SUMMARY, [])
-    if lines:
-        terminalreporter.write_sep("-", "node tier figures")
-        for line in lines:
-            terminalreporter.write_line(line)
+    TIER.print_figures(terminalreporter, config)
 
 
 @pytest.fixture
 def summary(pytestconfig: pytest.Config) -> list[str]:
     """Lines shown after the run, whatever the verbosity: the tier's measurements."""
-    return pytestconfig.stash.setdefault(SUMMARY, [])
+    return TIER.figures(pytestconfig)
 
 
 # --- the machine, the node and the control plane ----------------------------------------------
@@ -142,20 +156,6 @@ def workdir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="node-tier-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pause(workdir: Path, binaries: object) -> Path:
-    """Our pause, built with Go (seconds): the sandbox image's binary and the namespaces' init."""
-    output = workdir / "pause"
-    subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(output), "."],
-        cwd=HERE / "pause",
-        env={**os.environ, "CGO_ENABLED": "0"},
-        check=True,
-        capture_output=True,
-    )
-    return output
 
 
 @pytest.fixture(scope="session")
@@ -177,9 +177,11 @@ def cgroup_root(clean_host: object, workdir: Path) -> Iterator[cgroups.CgroupRoo
 
 
 @pytest.fixture(scope="session")
-def namespaces(cgroup_root: object, workdir: Path, pause: Path) -> Iterator[NodeNamespaces]:
+def namespaces(
+    cgroup_root: object, workdir: Path, binaries: tuple[kube_control_plane.Binaries, NodeBinaries]
+) -> Iterator[NodeNamespaces]:
     spaces = NodeNamespaces(
-        workdir=workdir / "node", init_binary=pause, link_name=f"pme{secrets.token_hex(4)}"
+        workdir=workdir / "node", init_binary=binaries[1].pause, link_name=f"pme{secrets.token_hex(4)}"
     )
     try:
         spaces.start()

@@ -39,6 +39,7 @@ class NodeBinaries:
     kubelet: Path
     kube_controller_manager: Path
     kube_scheduler: Path
+    pause: Path  # ours, tests/node/pause
 
 
 class NodeServices:
@@ -54,7 +55,7 @@ class NodeServices:
         cgroup_root: str,
     ) -> None:
         """`cgroup_root` must exist in every hierarchy (cgroups.CgroupRoot). The namespaces' work
-        dir is the node's, and their init binary, our pause, is the sandbox image's too."""
+        dir is the node's."""
         self.name = name
         self.workdir = namespaces.workdir
         self.binaries = binaries
@@ -190,7 +191,7 @@ class NodeServices:
         directory = self.workdir / "images"
         directory.mkdir()
         for image in (
-            images.pause_image(directory, pause_binary=self.namespaces.init_binary),
+            images.pause_image(directory, pause_binary=self.binaries.pause),
             images.busybox_image(directory, busybox_binary=BUSYBOX),
         ):
             self.ctr("images", "import", str(image.archive))
