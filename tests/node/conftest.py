@@ -128,6 +128,9 @@ def pytest_runtest_makereport(
         for name, path in (node.log_paths if node else {}).items():
             tail = "\n".join(path.read_text(errors="replace").splitlines()[-40:])
             report.sections.append((f"{name} log (tail)", tail))
+        control_plane = item.config.stash.get(CONTROL_PLANE, None)
+        if control_plane is not None:
+            report.sections.append(("control plane logs (tail)", control_plane.dump_logs(40)))
     return report
 
 

@@ -28,7 +28,7 @@ from integration.kube_control_plane import Process
 from waiting import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 # The kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go): the values it
 # writes unless they are already set.
@@ -127,9 +127,9 @@ class NodeNamespaces:
         PID namespace, as the /proc mounted there is that namespace's, and so dies with the init."""
         return ["nsenter", f"--target={self.init_pid}", "--mount", "--net", "--pid", "--", *argv]
 
-    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> str:
-        """A short command inside; its output, or CalledProcessError with its stderr."""
-        done = subprocess.run(self.enter(argv), capture_output=True, text=True, env=env, check=False)
+    def run(self, argv: Sequence[str]) -> str:
+        """A short command inside; its output, or RuntimeError with its stderr."""
+        done = subprocess.run(self.enter(argv), capture_output=True, text=True, check=False)
         if done.returncode != 0:
             msg = (
                 f"{' '.join(argv)} (in the node's namespaces): exit {done.returncode}: {done.stderr.strip()}"
@@ -138,12 +138,12 @@ class NodeNamespaces:
         return done.stdout
 
     def _mount_private_dirs(self) -> None:
-        sysctl_dir = self.workdir / "sysctl"
         masks = []
-        for name, wanted in KUBELET_SYSCTLS.items():
-            if read_sysctls([name])[name] != wanted:
-                (sysctl_dir / name.replace("/", ".")).write_text(f"{wanted}\n")
-                masks.append(f"mount --bind {sysctl_dir / name.replace('/', '.')} /proc/sys/{name}")
+        for name, value in read_sysctls(list(KUBELET_SYSCTLS)).items():
+            if value != KUBELET_SYSCTLS[name]:
+                wanted = self.workdir / "sysctl" / name.replace("/", ".")
+                wanted.write_text(f"{KUBELET_SYSCTLS[name]}\n")
+                masks.append(f"mount --bind {wanted} /proc/sys/{name}")
         script = "\n".join(
             [
                 "set -eu",
@@ -190,8 +190,9 @@ class NodeNamespaces:
         network namespaces, and the veth pair, go with their last process."""
         if self._holder is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.init_pid, signal.SIGTERM)
+        if self.init_pid:  # 0 until start() found it, and kill(0) would signal our own group
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.init_pid, signal.SIGTERM)
         self._holder.stop()
         self._holder = None
         # The link goes when the namespace is freed, which the kernel does asynchronously.
