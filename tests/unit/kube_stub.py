@@ -13,13 +13,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from kubernetes import client
+from pod_meta_exporter.adapters.kubernetes import Endpoint, HttpTransport
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 NODE = "node-a"
 _POLL_SECONDS = 0.01
+
+
+def transport_to(url: str, *, token: str | None = None) -> HttpTransport:
+    endpoint = Endpoint(
+        server=url, source="the stub", authorization=lambda: f"Bearer {token}" if token else None
+    )
+    return HttpTransport(endpoint, user_agent="pod-meta-exporter/test (linux/amd64)")
 
 
 # --- API objects and watch events -------------------------------------------------------------
@@ -152,6 +159,7 @@ Reply = Listing | Failing | Stream | Unanswered
 class Request:
     resource: str
     query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
     at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
@@ -168,10 +176,12 @@ class KubeStub:
     """Answers GET /api/v1/{pods,namespaces} from per-resource scripts of list and watch replies.
 
     A watch with no script left hangs (connected, silent); a list with none left gets no answer.
-    Every request's query is recorded, in order.
+    Every request's query and headers are recorded, in order. With `tokens`, a request whose bearer
+    token is not among them is answered 401, as the API server answers an expired token.
     """
 
     requests: list[Request] = field(default_factory=list)
+    tokens: set[str] | None = None
     errors: list[BaseException] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     _replies: dict[tuple[str, bool], deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
@@ -201,10 +211,8 @@ class KubeStub:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def api_client(self) -> client.ApiClient:
-        configuration = client.Configuration()
-        configuration.host = self.url
-        return client.ApiClient(configuration)
+    def transport(self, *, token: str | None = None) -> HttpTransport:
+        return transport_to(self.url, token=token)
 
     def lists(self, resource: str, *replies: Reply) -> None:
         with self._lock:
@@ -225,6 +233,8 @@ class KubeStub:
     def _next(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
+            if self.tokens is not None and request.headers.get("Authorization", "")[7:] not in self.tokens:
+                return Failing(401, "Unauthorized", "Unauthorized")
             script = self._replies[request.resource, request.watch]
             if script:
                 return script.popleft()
@@ -281,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         stub = self.server.stub
-        reply = stub._next(Request(resource=url.path.rsplit("/", 1)[-1], query=query))
+        reply = stub._next(
+            Request(resource=url.path.rsplit("/", 1)[-1], query=query, headers=dict(self.headers.items()))
+        )
         match reply:
             case Listing(items=items, resource_version=rv):
                 body = json.dumps(

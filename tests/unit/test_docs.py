@@ -22,14 +22,14 @@ def test_the_configuration_table_lists_every_flag_variable_and_default() -> None
     rows = {row[0]: row for row in table_rows("Configuration")}
     assert set(rows) == {option.flag for option in settings.OPTIONS}
     for option in settings.OPTIONS:
-        flag, env, default, _ = rows[option.flag]
+        _, env, default, _ = rows[option.flag]
         assert env == option.env
-        assert default == (option.default or {"--node-name": "the hostname", "--kubeconfig": "none"}[flag])
+        assert default == (option.shown_default or option.default or "none")
 
 
 def test_the_configuration_table_matches_the_flags_and_variables_that_help_shows() -> None:
     shown = settings.build_parser().format_help()
-    flags = set(re.findall(r"(?<![\w-])--(?!no-|help)[a-z][a-z-]+", shown))
+    flags = set(re.findall(r"(?<![\w-])--(?!no-|help|version)[a-z][a-z-]+", shown))
     variables = set(re.findall(r"EXPORTER_[A-Z_]+", shown.replace("-\n", "").replace("\n", " ")))
     rows = table_rows("Configuration")
     assert flags == {row[0] for row in rows}

@@ -28,10 +28,16 @@ from kube_stub import (
     namespace,
     pod,
     status,
+    transport_to,
 )
-from kubernetes import client
 
-from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
+from pod_meta_exporter.adapters.kubernetes import (
+    Endpoint,
+    HttpTransport,
+    KubernetesCluster,
+    WatchSettings,
+    incluster,
+)
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.events import (
     NamespaceDeleted,
@@ -45,6 +51,7 @@ from waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from pod_meta_exporter.domain.events import ClusterEvent
     from pod_meta_exporter.domain.ports import Cluster
@@ -93,10 +100,10 @@ def stub() -> Iterator[KubeStub]:
 
 
 @pytest.fixture
-def api(stub: KubeStub) -> Iterator[client.ApiClient]:
-    api_client = stub.api_client()
-    yield api_client
-    api_client.close()
+def transport(stub: KubeStub) -> Iterator[HttpTransport]:
+    made = stub.transport()
+    yield made
+    made.close()
 
 
 @pytest.fixture
@@ -105,14 +112,14 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-def start(api: client.ApiClient, metrics: Metrics) -> Iterator[Callable[..., Running]]:
+def start(transport: HttpTransport, metrics: Metrics) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
     def start(
         *, namespace_metadata: bool = False, settings: WatchSettings = FAST, rng: random.Random | None = None
     ) -> Running:
         cluster = KubernetesCluster(
-            api=api,
+            transport=transport,
             node_name=NODE,
             namespace_metadata=namespace_metadata,
             settings=settings,
@@ -136,9 +143,9 @@ def count(metrics: Metrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(f"pod_meta_exporter_{name}_total", labels) or 0.0
 
 
-def test_conforms_to_the_cluster_port(api: client.ApiClient, metrics: Metrics) -> None:
+def test_conforms_to_the_cluster_port(transport: HttpTransport, metrics: Metrics) -> None:
     cluster: Cluster = KubernetesCluster(
-        api=api, node_name=NODE, namespace_metadata=False, settings=FAST, metrics=metrics
+        transport=transport, node_name=NODE, namespace_metadata=False, settings=FAST, metrics=metrics
     )
     assert not cluster.is_live()
     cluster.close()
@@ -452,11 +459,10 @@ def test_close_ends_events_promptly_while_a_list_is_unanswered(
 def test_connection_refused_is_retried_forever_without_raising(metrics: Metrics) -> None:
     with KubeStub() as gone:
         url = gone.url  # a port with nobody listening, once the stub is gone
-    configuration = client.Configuration()
-    configuration.host = url
-    with client.ApiClient(configuration) as api:
+    transport = transport_to(url)
+    try:
         cluster = KubernetesCluster(
-            api=api,
+            transport=transport,
             node_name=NODE,
             namespace_metadata=False,
             settings=FAST,
@@ -467,3 +473,64 @@ def test_connection_refused_is_retried_forever_without_raising(metrics: Metrics)
         wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="connection_refused") >= 3)
         assert not cluster.is_live()
         assert running.close() < 1.0
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def rotating(stub: KubeStub, metrics: Metrics) -> Iterator[Callable[..., tuple[Running, threading.Event]]]:
+    """Starts a cluster whose first watch hangs until the returned event is set, then drops; the
+    stub takes only the token "first" until a test says otherwise."""
+    made: list[tuple[Running, HttpTransport]] = []
+
+    def start(authorization: Callable[[], str | None]) -> tuple[Running, threading.Event]:
+        rotated = threading.Event()
+        stub.tokens = {"first"}
+        stub.lists("pods", Listing([A], "10"))
+        stub.watches("pods", Stream((added(B), Hang(until=rotated))), Stream((added(C),)))
+        endpoint = Endpoint(server=stub.url, source="the stub", authorization=authorization)
+        transport = HttpTransport(endpoint, user_agent="pod-meta-exporter/test (linux/amd64)")
+        cluster = KubernetesCluster(
+            transport=transport, node_name=NODE, namespace_metadata=False, settings=FAST, metrics=metrics
+        )
+        made.append((Running(cluster), transport))
+        return made[-1][0], rotated
+
+    yield start
+    for running, transport in made:
+        running.close()
+        transport.close()
+
+
+def test_a_rotated_service_account_token_authenticates_the_next_watch_without_a_401(
+    stub: KubeStub, metrics: Metrics, rotating: Callable[..., tuple[Running, threading.Event]], tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("first")
+    running, rotated = rotating(incluster.TokenFile(token).authorization)
+    running.wait_for_events(2)
+
+    replacement = tmp_path / ".token.new"
+    replacement.write_text("second")
+    replacement.replace(token)
+    stub.tokens = {"second"}  # the first token has expired
+    rotated.set()  # and the watch it opened ends
+
+    assert running.wait_for_events(3)[-1] == PodUpserted(C)
+    sent = [r.headers["Authorization"] for r in stub.requests]
+    assert sent[:2] == ["Bearer first"] * 2  # the list, and the first watch
+    assert set(sent[2:]) == {"Bearer second"}
+    assert count(metrics, "api_errors", resource="pods", reason="http_401") == 0
+
+
+def test_a_token_read_only_once_would_be_refused_after_its_expiry(
+    stub: KubeStub, metrics: Metrics, rotating: Callable[..., tuple[Running, threading.Event]]
+) -> None:
+    running, rotated = rotating(lambda: "Bearer first")
+    running.wait_for_events(2)
+
+    stub.tokens = {"second"}
+    rotated.set()
+
+    wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="http_401") >= 2)
+    assert not running.cluster.is_live()

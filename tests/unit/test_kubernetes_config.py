@@ -1,18 +1,18 @@
-"""load_api_client: which source wins, TLS always verified, one-line errors."""
+"""load_endpoint: which source wins, TLS always verified, tokens read again, one-line errors."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import ConfigError, load_api_client
+from pod_meta_exporter.adapters.kubernetes import ConfigError, load_endpoint
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from kubernetes import client
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
@@ -48,41 +48,65 @@ def service_account(tmp_path: Path) -> Path:
     return directory
 
 
-def load(kubeconfig: Path | None, *, environ: dict[str, str], service_account_dir: Path) -> client.ApiClient:
-    api = load_api_client(kubeconfig, environ=environ, service_account_dir=service_account_dir)
-    api.close()
-    return api
-
-
 def test_reads_the_kubeconfig_it_is_given(tmp_path: Path) -> None:
     path = write_kubeconfig(tmp_path / "config")
 
-    configuration = load(path, environ={}, service_account_dir=tmp_path / "none").configuration
+    endpoint = load_endpoint(path, environ={}, service_account_dir=tmp_path / "none")
 
-    assert configuration.host == "https://127.0.0.1:6443"
-    assert configuration.verify_ssl is True
-    assert configuration.ssl_ca_cert == str(tmp_path / "ca.crt")
-    assert configuration.api_key["BearerToken"] == "Bearer kubeconfig-token"
-    assert configuration.keep_alive is True
+    assert endpoint.server == "https://127.0.0.1:6443"
+    assert endpoint.ca_file == tmp_path / "ca.crt"
+    assert endpoint.authorization() == "Bearer kubeconfig-token"
+    assert endpoint.source == f"kubeconfig {path}"
 
 
 def test_the_kubeconfig_given_wins_over_the_service_account(tmp_path: Path, service_account: Path) -> None:
     path = write_kubeconfig(tmp_path / "config", server="https://api.example:6443")
 
-    configuration = load(path, environ=IN_A_POD, service_account_dir=service_account).configuration
+    endpoint = load_endpoint(path, environ=IN_A_POD, service_account_dir=service_account)
 
-    assert configuration.host == "https://api.example:6443"
+    assert endpoint.server == "https://api.example:6443"
 
 
 def test_in_a_pod_uses_the_service_account(tmp_path: Path, service_account: Path) -> None:
     environ = {**IN_A_POD, "KUBECONFIG": str(write_kubeconfig(tmp_path / "config"))}
 
-    configuration = load(None, environ=environ, service_account_dir=service_account).configuration
+    endpoint = load_endpoint(None, environ=environ, service_account_dir=service_account)
 
-    assert configuration.host == "https://10.96.0.1:443"
-    assert configuration.ssl_ca_cert == str(service_account / "ca.crt")
-    assert configuration.api_key["BearerToken"] == "bearer pod-token"
-    assert configuration.refresh_api_key_hook is not None  # rotated tokens are read again
+    assert endpoint.server == "https://10.96.0.1:443"
+    assert endpoint.ca_file == service_account / "ca.crt"
+    assert endpoint.authorization() == "Bearer pod-token"
+
+
+def test_in_a_pod_a_rotated_token_is_used_from_the_next_request(service_account: Path) -> None:
+    endpoint = load_endpoint(None, environ=IN_A_POD, service_account_dir=service_account)
+    rotated = service_account / ".token.new"
+    rotated.write_text("rotated-token\n")
+    rotated.replace(service_account / "token")  # as the kubelet swaps a projected volume's files
+
+    assert endpoint.authorization() == "Bearer rotated-token"
+    (service_account / "token").unlink()  # mid-rotation: the last good token still goes out
+    assert endpoint.authorization() == "Bearer rotated-token"
+
+
+def test_in_a_pod_an_ipv6_service_host_is_bracketed(service_account: Path) -> None:
+    environ = {"KUBERNETES_SERVICE_HOST": "fd00:10:96::1", "KUBERNETES_SERVICE_PORT": "443"}
+
+    endpoint = load_endpoint(None, environ=environ, service_account_dir=service_account)
+
+    assert endpoint.server == "https://[fd00:10:96::1]:443"
+
+
+def test_in_a_pod_the_official_client_is_never_imported(service_account: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; "
+        "from pod_meta_exporter.adapters import kubernetes; "
+        f"kubernetes.load_endpoint(None, environ={IN_A_POD!r}, "
+        f"service_account_dir=Path({str(service_account)!r})); "
+        "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubernetes.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
@@ -92,27 +116,34 @@ def test_outside_a_pod_reads_KUBECONFIG(tmp_path: Path, environ: dict[str, str])
     other = write_kubeconfig(tmp_path / "other", server="https://other:6443")
     environ = {**environ, "KUBECONFIG": f"{tmp_path / 'missing'}:{other}"}
 
-    configuration = load(None, environ=environ, service_account_dir=tmp_path / "none").configuration
+    endpoint = load_endpoint(None, environ=environ, service_account_dir=tmp_path / "none")
 
-    assert configuration.host == "https://other:6443"
+    assert endpoint.server == "https://other:6443"
 
 
 def test_allows_plain_http_to_a_loopback_proxy_only(tmp_path: Path) -> None:
     proxy = write_kubeconfig(tmp_path / "proxy", server="http://127.0.0.1:8001")
-    assert load(proxy, environ={}, service_account_dir=tmp_path).configuration.host == "http://127.0.0.1:8001"
+    assert load_endpoint(proxy, environ={}, service_account_dir=tmp_path).server == "http://127.0.0.1:8001"
 
     remote = write_kubeconfig(tmp_path / "remote", server="http://api.example:8080")
     with pytest.raises(ConfigError, match="not https"):
-        load_api_client(remote, environ={}, service_account_dir=tmp_path)
+        load_endpoint(remote, environ={}, service_account_dir=tmp_path)
 
 
 def test_refuses_insecure_skip_tls_verify(tmp_path: Path) -> None:
     path = write_kubeconfig(tmp_path / "config", cluster={"insecure-skip-tls-verify": True})
 
     with pytest.raises(ConfigError, match="insecure-skip-tls-verify") as error:
-        load_api_client(path, environ={}, service_account_dir=tmp_path)
+        load_endpoint(path, environ={}, service_account_dir=tmp_path)
 
     assert str(path) in str(error.value)
+
+
+def test_refuses_a_proxy_url_it_would_not_use(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config", cluster={"proxy-url": "http://proxy.example:3128"})
+
+    with pytest.raises(ConfigError, match="proxy-url is not supported"):
+        load_endpoint(path, environ={}, service_account_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +153,9 @@ def test_refuses_insecure_skip_tls_verify(tmp_path: Path) -> None:
         ("nothing-anywhere", "no cluster configuration"),
         ("not-yaml", "kubeconfig"),
         ("no-context", "kubeconfig"),
-        ("pod-without-ca", "in-cluster config"),
+        ("pod-without-ca", "no CA certificate"),
+        ("pod-without-port", "KUBERNETES_SERVICE_PORT must both be set"),
+        ("pod-with-empty-token", "is empty"),
     ],
 )
 def test_errors_are_one_line_naming_the_cause(tmp_path: Path, case: str, expected: str) -> None:
@@ -137,13 +170,15 @@ def test_errors_are_one_line_naming_the_cause(tmp_path: Path, case: str, expecte
     elif case == "no-context":
         kubeconfig = tmp_path / "config"
         kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []}))
-    elif case == "pod-without-ca":
-        environ = IN_A_POD
+    elif case.startswith("pod-"):
+        environ = {"KUBERNETES_SERVICE_HOST": "10.96.0.1"} if case == "pod-without-port" else IN_A_POD
         service_account_dir = tmp_path / "serviceaccount"
         service_account_dir.mkdir()
-        (service_account_dir / "token").write_text("pod-token")
+        (service_account_dir / "token").write_text("" if case == "pod-with-empty-token" else "pod-token")
+        if case != "pod-without-ca":
+            (service_account_dir / "ca.crt").write_text("a CA")
 
     with pytest.raises(ConfigError, match=expected) as error:
-        load_api_client(kubeconfig, environ=environ, service_account_dir=service_account_dir)
+        load_endpoint(kubeconfig, environ=environ, service_account_dir=service_account_dir)
 
     assert "\n" not in str(error.value)

@@ -1,4 +1,4 @@
-"""classify: the client's and urllib3's exceptions as a metric label and one log line."""
+"""classify: the transport's and urllib3's exceptions as a metric label and one log line."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from pod_meta_exporter.adapters.kubernetes.failures import Failure, StreamFailure, classify, is_expired
+from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 
 NOWHERE: Any = None  # the pool or connection urllib3 would name; classify() never looks
 
@@ -20,10 +20,9 @@ def _refused() -> urllib3.exceptions.NewConnectionError:
     return error
 
 
-def _api_error(status: int, message: str) -> ApiException:
-    error = ApiException(status=status, reason="Forbidden")
-    error.body = json.dumps({"kind": "Status", "message": message, "code": status})
-    return error
+def _api_error(status: int, message: str) -> ApiError:
+    body = {"kind": "Status", "reason": "Forbidden", "message": message, "code": status}
+    return ApiError.from_body(status, json.dumps(body).encode())
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,7 @@ def _api_error(status: int, message: str) -> ApiException:
         ),
         (urllib3.exceptions.ProtocolError("Response ended prematurely"), "connection_broken"),
         (urllib3.exceptions.SSLError("certificate verify failed"), "tls"),
-        (ApiException(status=0, reason="SSLError\ncertificate verify failed"), "tls"),
+        (ApiError.from_body(502, b"<html>Bad Gateway</html>"), "http_502"),
         (_api_error(503, "etcd leader changed"), "http_503"),
         (StreamFailure(Failure("malformed_json", "a line")), "malformed_json"),
         (RuntimeError("surprise"), "unexpected"),
@@ -81,3 +80,15 @@ def test_expired_statuses(status: dict[str, object]) -> None:
 
 def test_other_statuses_are_not_expired() -> None:
     assert not is_expired({"code": 500, "reason": "InternalError", "message": "etcd went away"})
+
+
+def test_an_error_keeps_its_status_and_the_apis_reason_and_message() -> None:
+    error = _api_error(403, 'pods is forbidden: User "x" cannot list')
+
+    assert (error.status, error.reason, error.message) == (
+        403,
+        "Forbidden",
+        'pods is forbidden: User "x" cannot list',
+    )
+    assert str(error) == 'HTTP 403 Forbidden: pods is forbidden: User "x" cannot list'
+    assert str(ApiError.from_body(502, b"<html>Bad Gateway</html>")) == "HTTP 502"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+import pod_meta_exporter
 from pod_meta_exporter.domain.documents import DocumentProfile
-from pod_meta_exporter.entrypoints import cli, settings
+from pod_meta_exporter.entrypoints import cli, identity, settings
 from pod_meta_exporter.entrypoints.durations import format_duration, parse_duration
 
 
@@ -158,6 +160,27 @@ def test_help_shows_every_flag_and_variable(capsys: pytest.CaptureFixture[str]) 
     for option in settings.OPTIONS:
         assert option.flag in out
         assert option.env in out
+
+
+def test_help_gives_the_node_names_default_once_and_the_same_way(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+
+    assert "[EXPORTER_NODE_NAME; default: the hostname]" in shown
+    assert shown.count("hostname") == 1
+
+
+def test_version_prints_the_user_agent_that_requests_carry(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == identity.user_agent()
+    assert re.fullmatch(
+        rf"pod-meta-exporter/{re.escape(pod_meta_exporter.__version__)} \(linux/\w+\)", printed
+    )
 
 
 def test_the_effective_configuration_is_described_for_the_start_up_line() -> None:

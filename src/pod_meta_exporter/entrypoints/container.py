@@ -9,6 +9,7 @@ from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.adapters.store import DirectoryStore
 from pod_meta_exporter.domain.directory import MetaDirectory
+from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.http import HealthServer
 from pod_meta_exporter.service.runner import Service
 
@@ -16,11 +17,12 @@ from pod_meta_exporter.service.runner import Service
 def _kubernetes_cluster(
     *, kubeconfig: object, node_name: str, namespace_metadata: bool, metrics: Metrics
 ) -> object:
-    # Imported here so that the demo and --help never pay for the kubernetes client's import.
+    # Imported here so that the demo and --help never pay for urllib3 and TLS.
     from pod_meta_exporter.adapters import kubernetes
 
+    endpoint = kubernetes.load_endpoint(kubeconfig)  # type: ignore[arg-type]
     return kubernetes.KubernetesCluster(
-        api=kubernetes.load_api_client(kubeconfig),  # type: ignore[arg-type]
+        transport=kubernetes.HttpTransport(endpoint, user_agent=identity.user_agent()),
         node_name=node_name,
         namespace_metadata=namespace_metadata,
         settings=kubernetes.WatchSettings(),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pod_meta_exporter.domain import names
 from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Option:
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     boolean: bool = False
+    shown_default: str | None = None  # in --help, where the default is not a value
 
     @property
     def dest(self) -> str:
@@ -153,7 +155,9 @@ def _optional_path(text: str) -> Path | None:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--node-name", None, "Node whose pods are exported (default: the hostname).", _node_name, "NAME"),
+    Option(
+        "--node-name", None, "Node whose pods are exported.", _node_name, "NAME", shown_default="the hostname"
+    ),
     Option(
         "--destination-dir", "/var/kube_meta", "Fluent Bit's Kube_meta_preload_cache_dir.", _directory, "DIR"
     ),
@@ -218,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keeps Fluent Bit's metadata preload directory exact for the pods of one node.",
         epilog="Every flag can also be set with its EXPORTER_* variable; a flag wins over its variable.",
     )
+    parser.add_argument("--version", action="version", version=identity.user_agent())
     for option in OPTIONS:
-        shown = option.default if option.default else "none"
+        shown = option.shown_default or option.default or "none"
         help_text = f"{option.help} [{option.env}; default: {shown}]"
         if option.boolean:
             parser.add_argument(

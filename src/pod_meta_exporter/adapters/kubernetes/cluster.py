@@ -15,9 +15,8 @@ from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from kubernetes import client
-
     from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
+    from pod_meta_exporter.adapters.kubernetes.transport import Transport
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ClusterEvent
     from pod_meta_exporter.domain.ports import Cluster
@@ -47,21 +46,22 @@ class KubernetesCluster:
     def __init__(
         self,
         *,
-        api: client.ApiClient,
+        transport: Transport,
         node_name: str,
         namespace_metadata: bool,
         settings: WatchSettings,
         metrics: Metrics,
         rng: random.Random | None = None,
     ) -> None:
-        targets = [resources.pods(api, node_name)]
+        targets = [resources.pods(node_name)]
         if namespace_metadata:
-            targets.append(resources.namespaces(api))
+            targets.append(resources.namespaces())
         self._stop = stopping.StopToken()
         self._queue: queue.Queue[ClusterEvent | None] = queue.Queue(maxsize=_QUEUE_SIZE)
         shared_rng = rng if rng is not None else random.Random()
         self._watchers = [
             watching.Watcher(
+                transport=transport,
                 resource=target,
                 settings=settings,
                 metrics=metrics,

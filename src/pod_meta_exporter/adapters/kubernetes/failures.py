@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import http.client
-import json
 import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
+
+from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 
 _MAX_DETAIL = 300
 _GONE = 410
@@ -66,32 +66,15 @@ def classify(exc: BaseException) -> Failure:
     """Name the cause of a failed request or stream."""
     if isinstance(exc, StreamFailure):
         return exc.failure
-    if isinstance(exc, ApiException):
+    if isinstance(exc, ApiError):
         return _api_failure(exc)
     cause = _innermost(exc)
     return Failure(_reason(cause), one_line(f"{type(cause).__name__}: {cause}"))
 
 
-def _api_failure(exc: ApiException) -> Failure:
-    status = exc.status if isinstance(exc.status, int) else 0
-    if status == 0:
-        # The client turns an SSLError into an ApiException without a status.
-        return Failure("tls", one_line(exc.reason))
-    message = _status_message(exc.body)
-    hint = _HINTS.get(status)
-    detail = (
-        f"HTTP {status} {exc.reason}" + (f": {message}" if message else "") + (f" ({hint})" if hint else "")
-    )
-    return Failure(f"http_{status}", one_line(detail))
-
-
-def _status_message(body: object) -> str:
-    """The message of a Status body; never the whole body, which may be long or not JSON."""
-    try:
-        status = json.loads(body) if isinstance(body, str | bytes) else None
-    except ValueError:
-        return ""
-    return str(status.get("message", "")) if isinstance(status, dict) else ""
+def _api_failure(exc: ApiError) -> Failure:
+    hint = _HINTS.get(exc.status)
+    return Failure(f"http_{exc.status}", one_line(f"{exc}" + (f" ({hint})" if hint else "")))
 
 
 def _innermost(exc: BaseException) -> BaseException:

@@ -14,7 +14,7 @@ class WatchSettings:
     before), and the watch cache sends a bookmark about once a minute; so a read timeout above
     the longest server-side timeout never cuts a healthy watch, even on a quiet node or a server
     that sends no bookmarks. Silence beyond it means a dead connection (TCP keepalive, which
-    load_api_client turns on, usually notices a dead peer sooner).
+    HttpTransport turns on, usually notices a dead peer sooner).
     """
 
     # A TCP and TLS handshake with the API server takes milliseconds; 10 s allows for a loaded

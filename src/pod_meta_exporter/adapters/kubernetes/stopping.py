@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import urllib3
+    from pod_meta_exporter.adapters.kubernetes.transport import Response
 
 
 class Stopped(Exception):
@@ -23,7 +23,7 @@ class StopToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._held: set[urllib3.BaseHTTPResponse] = set()
+        self._held: set[Response] = set()
 
     def is_set(self) -> bool:
         return self._event.is_set()
@@ -39,7 +39,7 @@ class StopToken:
                 _shut_down(response)
 
     @contextlib.contextmanager
-    def holding(self, response: urllib3.BaseHTTPResponse) -> Iterator[None]:
+    def holding(self, response: Response) -> Iterator[None]:
         """Read the response inside this block; it is closed on the way out, and cut if the token is set."""
         try:
             with self._lock:
@@ -58,7 +58,7 @@ class StopToken:
             response.release_conn()
 
 
-def _shut_down(response: urllib3.BaseHTTPResponse) -> None:
+def _shut_down(response: Response) -> None:
     # Shut the socket down rather than close the response: close() from a second thread can
     # block on the SSL object's lock, which the reading thread holds (the client's Watch.stop()
     # works around the same trap). Under the token's lock, so the reader cannot close it meanwhile.

@@ -7,19 +7,17 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 from pod_meta_exporter.adapters.kubernetes import backoff, failures, lines
+from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
-    import urllib3
-
     from pod_meta_exporter.adapters.kubernetes.resources import Resource
     from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.kubernetes.stopping import StopToken
+    from pod_meta_exporter.adapters.kubernetes.transport import Response, Transport
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ApiObject, ClusterEvent
 
@@ -43,6 +41,7 @@ class Watcher:
     def __init__(
         self,
         *,
+        transport: Transport,
         resource: Resource,
         settings: WatchSettings,
         metrics: Metrics,
@@ -51,6 +50,7 @@ class Watcher:
         emit: Callable[[ClusterEvent], None],
     ) -> None:
         self.resource = resource
+        self._transport = transport
         self.live = False
         """Listed, and the watch stream is connected; False from a failure until it is again."""
         self._settings = settings
@@ -88,9 +88,7 @@ class Watcher:
         # resourceVersion=0 lets the API server answer from its watch cache rather than with a
         # quorum read from etcd: thousands of nodes restarting at once must not all hit etcd.
         # The watch that follows brings the possibly slightly stale list up to date.
-        response = self.resource.list_call(
-            resource_version="0", _preload_content=False, _request_timeout=self._settings.request_timeout
-        )
+        response = self._get(resourceVersion="0")
         with self._stop.holding(response):
             body = response.read()
         items, rv = _parse_list(body)
@@ -109,18 +107,16 @@ class Watcher:
         if self._watched:
             self._metrics.watch_restarts.labels(self.resource.name).inc()
         self._watched = True
+        timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
+        assert self._rv is not None, "a watch follows a list"
         try:
-            response = self.resource.list_call(
-                watch=True,
-                resource_version=self._rv,
-                allow_watch_bookmarks=True,
-                timeout_seconds=self._rng.randint(
-                    self._settings.watch_timeout_min, self._settings.watch_timeout_max
-                ),
-                _preload_content=False,
-                _request_timeout=self._settings.request_timeout,
+            response = self._get(
+                watch="true",
+                resourceVersion=self._rv,
+                allowWatchBookmarks="true",
+                timeoutSeconds=str(timeout),
             )
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == _GONE:
                 raise failures.Expired(failures.classify(exc).detail) from exc
             raise
@@ -137,7 +133,14 @@ class Watcher:
             extra=self._extra(count=received),
         )
 
-    def _read(self, response: urllib3.BaseHTTPResponse) -> int:
+    def _get(self, **query: str) -> Response:
+        return self._transport.get(
+            self.resource.path,
+            [*self.resource.selector, *query.items()],
+            timeout=self._settings.request_timeout,
+        )
+
+    def _read(self, response: Response) -> int:
         received = 0
         with self._stop.holding(response):
             self._connected()

@@ -1,0 +1,62 @@
+"""The endpoint of a kubeconfig's current context, read by the official client's loader.
+
+The loader keeps every way users authenticate outside a cluster (exec plugins such as EKS's and
+GKE's, OIDC, client certificates, tokens); only this path imports the official client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pod_meta_exporter.adapters.kubernetes.endpoint import ConfigError, Endpoint
+
+if TYPE_CHECKING:
+    from kubernetes import client
+
+
+def endpoint(source: str) -> Endpoint:
+    """`source` is one path, or several joined as in KUBECONFIG."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        # persist_config=False: the loader would otherwise write refreshed tokens into the file.
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=source, client_configuration=configuration, persist_config=False
+        )
+    except Exception as exc:  # the loader raises ConfigException, YAML and key errors alike
+        msg = f"kubeconfig {source}: {_one_line(exc)}"
+        raise ConfigError(msg) from exc
+    if not configuration.verify_ssl:
+        msg = (
+            f"kubeconfig {source}: the cluster sets insecure-skip-tls-verify; TLS must be verified, "
+            "give certificate-authority or certificate-authority-data instead"
+        )
+        raise ConfigError(msg)
+    if configuration.proxy:
+        msg = f"kubeconfig {source}: proxy-url is not supported; reach the API server directly"
+        raise ConfigError(msg)
+    return Endpoint(
+        server=configuration.host,
+        source=f"kubeconfig {source}",
+        ca_file=_path(configuration.ssl_ca_cert),
+        client_cert=_path(configuration.cert_file),
+        client_key=_path(configuration.key_file),
+        tls_server_name=configuration.tls_server_name or None,
+        authorization=lambda: _authorization(configuration),
+    )
+
+
+def _authorization(configuration: client.Configuration) -> str | None:
+    # Runs the loader's refresh hook first: an exec plugin's or OIDC token is renewed as it expires.
+    value: str | None = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+    return value
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
