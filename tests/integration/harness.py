@@ -251,14 +251,20 @@ def create_deploy_rbac(admin: Kube) -> None:
         admin.expect("POST", paths[obj["kind"]], obj)
 
 
-def service_account_token(admin: Kube) -> str:
-    """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
+def service_account_token(admin: Kube, *, seconds: int = 3600, bound_to: Json | None = None) -> str:
+    """A token for deploy/'s ServiceAccount, from the TokenRequest API; bound to an object, it is
+    invalid once that object is deleted, as a pod's token is once the pod is gone."""
     namespace, name = SERVICE_ACCOUNT
-    request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600},
-    }
+    spec: Json = {"expirationSeconds": seconds}
+    if bound_to is not None:
+        metadata = bound_to["metadata"]
+        spec["boundObjectRef"] = {
+            "apiVersion": bound_to["apiVersion"],
+            "kind": bound_to["kind"],
+            "name": metadata["name"],
+            "uid": metadata["uid"],
+        }
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     answer = admin.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
     token: str = answer["status"]["token"]
     return token
@@ -312,6 +318,52 @@ class Sample:
     value: float
 
 
+@dataclass(frozen=True)
+class InCluster:
+    """A pod's view of the API server: KUBERNETES_SERVICE_HOST/PORT, and the service account
+    directory (token, ca.crt) at its standard path, /var/run/secrets/kubernetes.io/serviceaccount,
+    which a private mount namespace binds there for the exporter alone (root only)."""
+
+    service_account_dir: Path
+    host: str
+    port: int
+
+    MOUNT = (
+        "mount -t tmpfs -o mode=0755 pod-run /var/run"
+        " && mkdir -p /var/run/secrets/kubernetes.io/serviceaccount"
+        ' && mount --bind "$1" /var/run/secrets/kubernetes.io/serviceaccount && shift && exec "$@"'
+    )
+
+    @classmethod
+    def prepare(cls, directory: Path, *, server: str, ca_file: Path, token: str) -> InCluster:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ca.crt").write_bytes(ca_file.read_bytes())
+        in_cluster = cls(directory, *_host_and_port(server))
+        in_cluster.write_token(token)
+        return in_cluster
+
+    def write_token(self, token: str) -> None:
+        """Replace the token at once, as the kubelet swaps a projected volume's files."""
+        fresh = self.service_account_dir / ".token.new"
+        fresh.write_text(token)
+        fresh.replace(self.service_account_dir / "token")
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return {"KUBERNETES_SERVICE_HOST": self.host, "KUBERNETES_SERVICE_PORT": str(self.port)}
+
+    def wrap(self, argv: Sequence[str]) -> list[str]:
+        return [
+            "unshare", "--mount", "--propagation=private", "--",
+            "sh", "-c", self.MOUNT, "sh", str(self.service_account_dir), *argv,
+        ]  # fmt: skip
+
+
+def _host_and_port(server: str) -> tuple[str, int]:
+    host, _, port = server.removeprefix("https://").rpartition(":")
+    return host, int(port)
+
+
 class Exporter:
     """`pod-meta-exporter` as a real subprocess of this test run, on an HTTP port of its own.
 
@@ -322,15 +374,18 @@ class Exporter:
         self,
         *,
         name: str,
-        kubeconfig: Path,
+        kubeconfig: Path | None,
         directory: Path,
         log_path: Path,
         retention: str,
         args: Sequence[str] = (),
         node: str = NODE,
         env: Mapping[str, str] | None = None,
+        in_cluster: InCluster | None = None,
+        python_flags: Sequence[str] = (),
     ) -> None:
-        """`env` is added to this process's environment (for `EXPORTER_*` variables)."""
+        """`env` is added to this process's environment (for `EXPORTER_*` variables). Without a
+        kubeconfig it runs `in_cluster`, as in a pod; `python_flags` go to the interpreter."""
         self.name = name
         self.kubeconfig = kubeconfig
         self.directory = directory
@@ -339,6 +394,8 @@ class Exporter:
         self.args = list(args)
         self.node = node
         self.env = dict(env or {})
+        self.in_cluster = in_cluster
+        self.python_flags = list(python_flags)
         self.port = 0
         self.started_at = 0.0
         self._popen: subprocess.Popen[bytes] | None = None
@@ -363,9 +420,11 @@ class Exporter:
 
     def _spawn(self) -> None:
         self.port = free_port()
+        interpreter = [sys.executable, *self.python_flags] if self.python_flags else []
         argv = [
+            *interpreter,
             str(EXPORTER_BIN),
-            f"--kubeconfig={self.kubeconfig}",
+            *([f"--kubeconfig={self.kubeconfig}"] if self.kubeconfig else []),
             f"--node-name={self.node}",
             f"--destination-dir={self.directory}",
             f"--retention-period={self.retention}",
@@ -373,6 +432,10 @@ class Exporter:
             "--log-format=json",
             *self.args,
         ]
+        env = {**os.environ, **self.env}
+        if self.in_cluster is not None:
+            argv = self.in_cluster.wrap(argv)
+            env.update(self.in_cluster.environ)
         with self.log_path.open("ab") as log:
             log.write(f"==== {time.strftime('%H:%M:%S')} {' '.join(argv)}\n".encode())
             log.flush()
@@ -382,7 +445,7 @@ class Exporter:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env={**os.environ, **self.env},
+                env=env,
                 preexec_fn=_PREEXEC,  # noqa: PLW1509 - only calls prctl(2)
             )
 
@@ -536,16 +599,21 @@ class Exporters:
         directory: Path | None = None,
         retention: str = DEFAULT_RETENTION,
         args: tuple[str, ...] = (),
+        in_cluster: InCluster | None = None,
+        python_flags: tuple[str, ...] = (),
     ) -> Exporter:
-        """Start one and wait until its /readyz answers 200."""
+        """Start one and wait until its /readyz answers 200: with deploy/'s ServiceAccount's
+        kubeconfig, or `in_cluster` as in a pod."""
         number = len(self.started) + 1
         exporter = Exporter(
             name=f"exporter-{number}",
-            kubeconfig=self._kubeconfig,
+            kubeconfig=None if in_cluster else self._kubeconfig,
             directory=directory or self._tmp_path / "meta",
             log_path=self._tmp_path / f"exporter-{number}.log",
             retention=retention,
             args=args,
+            in_cluster=in_cluster,
+            python_flags=python_flags,
         )
         self.started.append(exporter)
         exporter.start()
