@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
+    from harness import InCluster
+
 SCRIPT = Path(sys.executable).parent / "pod-meta-exporter"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -37,23 +39,27 @@ def _free_port() -> int:
 
 
 class Exporter:
-    """pod-meta-exporter on NODE, writing `destination`; stopped (SIGTERM, then SIGKILL) on exit."""
+    """pod-meta-exporter on NODE, writing `destination`; stopped (SIGTERM, then SIGKILL) on exit.
+    With a kubeconfig it runs as from a workstation; with `in_cluster` instead, as in a pod."""
 
     def __init__(
         self,
         *,
-        kubeconfig: Path,
+        kubeconfig: Path | None,
         destination: Path,
         log_path: Path,
         args: Sequence[str] = (),
         pythonpath: Path | None = None,
+        in_cluster: InCluster | None = None,
+        python_flags: Sequence[str] = (),
     ) -> None:
         self.destination = destination
         self.log_path = log_path
         self.port = _free_port()
         self.argv = [
+            *([sys.executable, *python_flags] if python_flags else []),
             str(SCRIPT),
-            f"--kubeconfig={kubeconfig}",
+            *([f"--kubeconfig={kubeconfig}"] if kubeconfig else []),
             f"--destination-dir={destination}",
             f"--node-name={NODE}",
             f"--listen=127.0.0.1:{self.port}",
@@ -64,6 +70,9 @@ class Exporter:
         self._env = dict(os.environ)
         if pythonpath is not None:  # a scratch copy of src/ to try a change, ahead of the editable install
             self._env["PYTHONPATH"] = str(pythonpath)
+        if in_cluster is not None:
+            self.argv = in_cluster.wrap(self.argv)
+            self._env.update(in_cluster.environ)
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:

@@ -1,7 +1,9 @@
-"""Exporter RSS with 0, 110, 500 and 2,000 pods on its node, and what its imports alone cost."""
+"""Exporter RSS with 0, 110, 500 and 2,000 pods on its node, in a pod and with a kubeconfig side by
+side; what its imports alone cost; and how long a start spends importing, in each mode."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -9,10 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from harness import InCluster
+
 import kubeapi
 from exporter import Exporter, wait_for
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from kube_control_plane import ControlPlane
@@ -27,43 +32,50 @@ _STUB = (
     "package = types.ModuleType('kubernetes'); package.__path__ = list(spec.submodule_search_locations); "
     "sys.modules['kubernetes'] = package"
 )
+_OWN = "import pod_meta_exporter.entrypoints.cli, pod_meta_exporter.adapters.kubernetes"
 
 IMPORTS: tuple[tuple[str, str], ...] = (
     ("the interpreter (`python -c pass`)", "pass"),
     ("`import kubernetes.client`", "import kubernetes.client"),
     (
-        "`kubernetes.client.CoreV1Api` (the class the exporter builds)",
+        "`kubernetes.client.CoreV1Api` (the class the old exporter avoided)",
         "from kubernetes import client; client.CoreV1Api",
     ),
+    ("exporter modules (`entrypoints.cli` + `adapters.kubernetes`): in a pod", _OWN),
     (
-        "exporter modules (`entrypoints.cli` + `adapters.kubernetes`), import only",
-        "import pod_meta_exporter.entrypoints.cli, pod_meta_exporter.adapters.kubernetes",
-    ),
-    (
-        "exporter modules + `CoreV1Api`",
-        "import pod_meta_exporter.entrypoints.cli, pod_meta_exporter.adapters.kubernetes; "
-        "from kubernetes import client; client.CoreV1Api",
+        "exporter modules + the kubeconfig loader: with a kubeconfig",
+        f"{_OWN}, pod_meta_exporter.adapters.kubernetes.kubeconfig, kubernetes.config",
     ),
     (
         "client internals only: `configuration`, `api_client`, `rest` (package `__init__` skipped)",
         f"{_STUB}; import kubernetes.client.configuration, kubernetes.client.api_client, "
         "kubernetes.client.rest",
     ),
-    (
-        "no client: `urllib3`, `yaml`, `prometheus_client`, `dependency_injector`",
-        "import urllib3, yaml, ssl, json, prometheus_client, dependency_injector.containers",
-    ),
+    ("`ssl`", "import ssl"),
+    ("`urllib3`", "import urllib3"),
+    ("`prometheus_client`", "import prometheus_client"),
+    ("`dependency_injector` (containers, providers)", "import dependency_injector.containers"),
 )
+MODES = ("in a pod", "kubeconfig")
 
 
 @dataclass
 class Result:
-    rss_kib: dict[str, int] = field(default_factory=dict)  # by situation
-    hwm_kib: dict[str, int] = field(default_factory=dict)
+    rss_kib: dict[str, dict[str, int]] = field(default_factory=dict)  # by mode, then situation
+    hwm_kib: dict[str, dict[str, int]] = field(default_factory=dict)
     imports_kib: list[tuple[str, int]] = field(default_factory=list)
+    # By mode: seconds spent importing during a start (python -X importtime, summed), modules
+    # imported, and those of the official client.
+    import_seconds: dict[str, float] = field(default_factory=dict)
+    modules: dict[str, int] = field(default_factory=dict)
+    client_modules: dict[str, int] = field(default_factory=dict)
 
-    def growth_per_pod_kib(self, low: str, high: str, pods: int) -> float:
-        return (self.rss_kib[high] - self.rss_kib[low]) / pods
+    def record(self, mode: str, situation: str, rss: int, hwm: int) -> None:
+        self.rss_kib.setdefault(mode, {})[situation] = rss
+        self.hwm_kib.setdefault(mode, {})[situation] = hwm
+
+    def growth_per_pod_kib(self, mode: str, low: str, high: str, pods: int) -> float:
+        return (self.rss_kib[mode][high] - self.rss_kib[mode][low]) / pods
 
 
 def import_rss(pythonpath: Path | None = None) -> list[tuple[str, int]]:
@@ -84,18 +96,59 @@ def _create(api: kubeapi.Api, pods: list[dict[str, object]], *, threads: int = 4
         list(pool.map(lambda pod: kubeapi.create_pod(api, pod), pods))
 
 
-def _listed(cp: ControlPlane, *, workdir: Path, pods: int, pythonpath: Path | None) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a second exporter started when `pods` pods exist: they come in one list."""
-    restarted = Exporter(
-        kubeconfig=cp.kubeconfig_path,
-        destination=workdir / f"memory-meta-listed-{pods}",
-        log_path=workdir / f"memory-exporter-listed-{pods}.log",
-        pythonpath=pythonpath,
-    )
-    with restarted:
-        restarted.wait_ready(timeout=120)
-        wait_for(lambda: len(restarted.files()) >= pods, timeout=120, what=f"{pods} files")
-        return restarted.stable_rss_kib(), restarted.hwm_kib()
+class _Modes:
+    """Makes exporters of either mode against one control plane: a kubeconfig (the admin's), or a
+    pod's service account directory and environment, with the same token."""
+
+    def __init__(self, cp: ControlPlane, *, workdir: Path, pythonpath: Path | None) -> None:
+        self._cp, self._workdir, self._pythonpath = cp, workdir, pythonpath
+        self._in_cluster = InCluster.prepare(
+            workdir / "serviceaccount", server=cp.server_url, ca_file=cp.ca_file, token=cp.admin_token
+        )
+
+    def exporter(self, mode: str, name: str, *, python_flags: tuple[str, ...] = ()) -> Exporter:
+        in_pod = mode == "in a pod"
+        slug = f"{'pod' if in_pod else 'kubeconfig'}-{name}"
+        return Exporter(
+            kubeconfig=None if in_pod else self._cp.kubeconfig_path,
+            in_cluster=self._in_cluster if in_pod else None,
+            destination=self._workdir / f"memory-meta-{slug}",
+            log_path=self._workdir / f"memory-exporter-{slug}.log",
+            pythonpath=self._pythonpath,
+            python_flags=python_flags,
+        )
+
+    @contextlib.contextmanager
+    def both(self, name: str) -> Iterator[dict[str, Exporter]]:
+        exporters = {mode: self.exporter(mode, name) for mode in MODES}
+        with exporters[MODES[0]], exporters[MODES[1]]:
+            for exporter in exporters.values():
+                exporter.wait_ready(timeout=120)
+            yield exporters
+
+
+def _measure(result: Result, exporters: dict[str, Exporter], situation: str, *, pods: int) -> None:
+    for exporter in exporters.values():
+        wait_for(lambda e=exporter: len(e.files()) >= pods, timeout=120, what=f"{pods} files")
+    for mode, exporter in exporters.items():
+        result.record(mode, situation, exporter.stable_rss_kib(), exporter.hwm_kib())
+
+
+def _import_time(modes: _Modes, mode: str) -> tuple[float, int, int]:
+    """(seconds, modules, official client's modules) that a start imports, by `-X importtime`."""
+    exporter = modes.exporter(mode, "importtime", python_flags=("-X", "importtime"))
+    exporter.log_path.unlink(missing_ok=True)
+    with exporter:
+        exporter.wait_ready()
+    imported = [
+        line.split("|")
+        for line in exporter.log_path.read_text().splitlines()
+        if line.startswith("import time:") and line.count("|") == 2 and "self [us]" not in line
+    ]
+    seconds = sum(int(fields[0].removeprefix("import time:")) for fields in imported) / 1e6
+    names = [fields[2].strip() for fields in imported]
+    client = [name for name in names if name == "kubernetes" or name.startswith("kubernetes.")]
+    return seconds, len(names), len(client)
 
 
 def run(
@@ -104,31 +157,26 @@ def run(
     api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
     kubeapi.prepare_cluster(api)
     factory = kubeapi.Pods(seed=4)
+    modes = _Modes(cp, workdir=workdir, pythonpath=pythonpath)
     result = Result()
-    exporter = Exporter(
-        kubeconfig=cp.kubeconfig_path,
-        destination=workdir / "memory-meta",
-        log_path=workdir / "memory-exporter.log",
-        pythonpath=pythonpath,
-    )
-    with exporter:
-        exporter.wait_ready()
-        wait_for(lambda: not exporter.files(), timeout=30, what="an empty directory")
-        result.rss_kib["0 pods (synced)"] = exporter.stable_rss_kib()
-        result.hwm_kib["0 pods (synced)"] = exporter.hwm_kib()
+    for mode in MODES:
+        seconds, modules, client = _import_time(modes, mode)
+        result.import_seconds[mode], result.modules[mode], result.client_modules[mode] = (
+            seconds,
+            modules,
+            client,
+        )
+    with modes.both("watching") as exporters:
+        _measure(result, exporters, "0 pods (synced)", pods=0)
         created = 0
         for count in counts:
             _create(api, factory.batch(range(created, count), prefix="mem"))
             created = count
-            wait_for(lambda: len(exporter.files()) >= count, timeout=120, what=f"{count} files")  # noqa: B023
             label = f"{count:,} pods"
-            result.rss_kib[label] = exporter.stable_rss_kib()
-            result.hwm_kib[label] = exporter.hwm_kib()
+            _measure(result, exporters, label, pods=count)
             # A restart on this node: the same pods arrive in one list instead of one by one.
-            listed = f"{label}, listed at start"
-            result.rss_kib[listed], result.hwm_kib[listed] = _listed(
-                cp, workdir=workdir, pods=count, pythonpath=pythonpath
-            )
+            with modes.both(f"listed-{count}") as listed:
+                _measure(result, listed, f"{label}, listed at start", pods=count)
     api.close()
     result.imports_kib = import_rss(pythonpath)
     return result
