@@ -13,8 +13,10 @@ README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
 def table_rows(heading: str) -> list[list[str]]:
+    """The rows of the first table under the heading."""
     section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    first_table = section[section.index("\n| ") :].split("\n\n", 1)[0]
+    rows = [line for line in first_table.splitlines() if line.startswith("| ")][2:]
     return [[cell.strip().strip("`") for cell in row.strip("|").split(" | ")] for row in rows]
 
 
