@@ -600,14 +600,15 @@ class Exporters:
         retention: str = DEFAULT_RETENTION,
         args: tuple[str, ...] = (),
         in_cluster: InCluster | None = None,
+        kubeconfig: Path | None = None,
         python_flags: tuple[str, ...] = (),
     ) -> Exporter:
         """Start one and wait until its /readyz answers 200: with deploy/'s ServiceAccount's
-        kubeconfig, or `in_cluster` as in a pod."""
+        kubeconfig (or the one given), or `in_cluster` as in a pod."""
         number = len(self.started) + 1
         exporter = Exporter(
             name=f"exporter-{number}",
-            kubeconfig=None if in_cluster else self._kubeconfig,
+            kubeconfig=None if in_cluster else kubeconfig or self._kubeconfig,
             directory=directory or self._tmp_path / "meta",
             log_path=self._tmp_path / f"exporter-{number}.log",
             retention=retention,

@@ -207,7 +207,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _generate_pki(directory: Path, address: str) -> None:
-    """CA, serving cert for 127.0.0.1/localhost and ``address``, and the SA signing key pair."""
+    """CA, serving cert for 127.0.0.1/localhost and ``address``, an admin client cert, and the SA
+    signing key pair."""
     now = datetime.datetime.now(datetime.UTC)
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=7)
@@ -285,9 +286,33 @@ def _generate_pki(directory: Path, address: str) -> None:
         .sign(ca_key, hashes.SHA256())
     )
 
+    # A client certificate for the admin, for clients that authenticate with one instead of a token.
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, f"{ADMIN_USER}-certificate"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
     sa_key = ec.generate_private_key(ec.SECP256R1())
 
     (directory / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "admin-client.crt").write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(directory / "admin-client.key", _key_pem(client_key))
     (directory / "apiserver.crt").write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
     _write_private(directory / "apiserver.key", _key_pem(serving_key))
     _write_private(directory / "sa.key", _key_pem(sa_key))
@@ -507,6 +532,11 @@ class ControlPlane:
     @property
     def kubeconfig_path(self) -> Path:
         return self.workdir / "admin.kubeconfig"
+
+    @property
+    def client_certificate(self) -> tuple[Path, Path]:
+        """(certificate, key) of a client certificate for the admin (system:masters)."""
+        return self.pki_dir / "admin-client.crt", self.pki_dir / "admin-client.key"
 
     @property
     def token_file(self) -> Path:
@@ -729,6 +759,7 @@ class ControlPlane:
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--token-auth-file={self.token_file}",
+            f"--client-ca-file={pki / 'ca.crt'}",
             "--authorization-mode=RBAC",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={pki / 'sa.pub'}",

@@ -182,3 +182,25 @@ def test_errors_are_one_line_naming_the_cause(tmp_path: Path, case: str, expecte
         load_endpoint(kubeconfig, environ=environ, service_account_dir=service_account_dir)
 
     assert "\n" not in str(error.value)
+
+
+def test_a_kubeconfigs_client_certificate_goes_to_the_transport(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config")
+    document = json.loads(path.read_text())
+    (tmp_path / "client.crt").write_text("certificate")
+    (tmp_path / "client.key").write_text("key")
+    document["users"] = [
+        {
+            "name": "me",
+            "user": {
+                "client-certificate": str(tmp_path / "client.crt"),
+                "client-key": str(tmp_path / "client.key"),
+            },
+        }
+    ]
+    path.write_text(json.dumps(document))
+
+    endpoint = load_endpoint(path, environ={}, service_account_dir=tmp_path / "none")
+
+    assert (endpoint.client_cert, endpoint.client_key) == (tmp_path / "client.crt", tmp_path / "client.key")
+    assert endpoint.authorization() is None

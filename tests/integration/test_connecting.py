@@ -1,8 +1,11 @@
-"""The exporter as it runs in a pod: the service account's token and CA at their standard path, the
-official client never imported, and a rotated token picked up before the old one stops working."""
+"""How the exporter reaches the real API server: as in a pod (the service account's token and CA at
+their standard path, the official client never imported, a rotated token picked up before the old
+one stops working), and with a kubeconfig's client certificate."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets
 from typing import TYPE_CHECKING
@@ -19,10 +22,10 @@ if TYPE_CHECKING:
     from integration.harness import Exporters, Kube
     from integration.kube_control_plane import ControlPlane
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a private mount namespace for the pod's paths"),
-]
+pytestmark = pytest.mark.integration
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root: a private mount namespace for the pod's paths"
+)
 
 MIN_TOKEN_SECONDS = 600  # the shortest expirationSeconds the API server grants
 
@@ -45,6 +48,7 @@ def _imported(log: str) -> set[str]:
     }
 
 
+@needs_root
 @pytest.mark.timeout(60)
 def test_in_a_pod_the_exporter_never_imports_the_official_client(
     admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
@@ -72,6 +76,7 @@ def _secret(admin: Kube) -> harness.Json:
     return admin.expect("POST", f"/api/v1/namespaces/{namespace}/secrets", body)
 
 
+@needs_root
 @pytest.mark.timeout(120)
 def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
     admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
@@ -102,4 +107,38 @@ def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
     exporter.wait_ready(timeout=60)
     create_pod(admin, namespace, "after")
     exporter.wait_document(pod_file(namespace, "after"), timeout=30)
+    assert exporter.value("pod_meta_exporter_api_errors_total", resource="pods", reason="http_401") == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_kubeconfig_with_a_client_certificate_authenticates_with_it(
+    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
+) -> None:
+    certificate, key = control_plane.client_certificate
+    user = {
+        "client-certificate-data": base64.b64encode(certificate.read_bytes()).decode(),
+        "client-key-data": base64.b64encode(key.read_bytes()).decode(),
+    }  # and no token: without the certificate the exporter would be anonymous, and refused
+    cluster = {
+        "server": control_plane.server_url,
+        "certificate-authority-data": base64.b64encode(control_plane.ca_file.read_bytes()).decode(),
+    }
+    kubeconfig = tmp_path / "certificate.kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "test", "cluster": cluster}],
+                "users": [{"name": "admin-certificate", "user": user}],
+                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin-certificate"}}],
+                "current-context": "test",
+            }
+        )
+    )
+    exporter = exporters.start(kubeconfig=kubeconfig)
+
+    create_pod(admin, namespace, "web-0")
+
+    assert exporter.wait_document(pod_file(namespace, "web-0"))["metadata"]["name"] == "web-0"
     assert exporter.value("pod_meta_exporter_api_errors_total", resource="pods", reason="http_401") == 0
