@@ -257,20 +257,21 @@ def deployed_environment() -> dict[str, str]:
 def exporter(
     pytestconfig: pytest.Config, node: NodeServices, admin: harness.Kube, control_plane: ControlPlane
 ) -> Iterator[harness.Exporter]:
-    """The console script with deploy/'s ServiceAccount, writing to tmpfs as the deployed emptyDir."""
+    """The console script as in the deployed pod: deploy/'s ServiceAccount's token and CA at the
+    standard path, KUBERNETES_SERVICE_HOST/PORT, and a tmpfs directory as the deployed emptyDir."""
     harness.create_deploy_rbac(admin)
     scratch = Path(tempfile.mkdtemp(prefix="node-tier-", dir="/dev/shm"))
-    kubeconfig = harness.write_kubeconfig(
-        scratch / "exporter.kubeconfig",
+    in_cluster = harness.InCluster.prepare(
+        scratch / "serviceaccount",
         server=control_plane.server_url,
         ca_file=control_plane.ca_file,
         token=harness.service_account_token(admin),
-        user=harness.SERVICE_ACCOUNT_USER,
     )
     (scratch / "meta").mkdir()
     running = harness.Exporter(
         name="exporter",
-        kubeconfig=kubeconfig,
+        kubeconfig=None,
+        in_cluster=in_cluster,
         directory=scratch / "meta",
         log_path=node.workdir / "exporter.log",
         retention=RETENTION,
