@@ -104,7 +104,7 @@ def test_a_410_gone_leads_to_a_relist_that_notices_the_deletions_made_meanwhile(
     wait_for(lambda: files(exporter, namespace) == remaining, timeout=RETENTION + 10, what="g0, g1 removed")
     assert time.monotonic() - resumed >= RETENTION  # they were kept for the retention first
     pods_log = [record["message"] for record in exporter.log_records() if record.get("resource") == "pods"]
-    expired = next(i for i, message in enumerate(pods_log) if "expired" in message)
+    expired = next(i for i, message in enumerate(pods_log) if "cannot be served" in message)
     # Its watch had been answered 200: the 410 came as an ERROR event in the stream.
     assert "watch connected" in pods_log[expired - 1], pods_log
     wait_for(lambda: exporter.readyz() == 200, timeout=10, what="/readyz 200")

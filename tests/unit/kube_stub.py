@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 NODE = "node-a"
+# What a kube-apiserver with the WatchList feature gate off answers sendInitialEvents with.
+WATCH_LIST_OFF = (
+    'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
+    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+)
 _POLL_SECONDS = 0.01
 
 
@@ -75,6 +80,12 @@ def deleted(obj: dict[str, Any]) -> Event:
 
 def bookmark(rv: str, kind: str = "Pod") -> Event:
     return Event("BOOKMARK", {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": rv}})
+
+
+def initial_events_end(rv: str, kind: str = "Pod") -> Event:
+    """The bookmark that ends the initial events of a WatchList stream."""
+    metadata = {"resourceVersion": rv, "annotations": {"k8s.io/initial-events-end": "true"}}
+    return Event("BOOKMARK", {"kind": kind, "apiVersion": "v1", "metadata": metadata})
 
 
 def status(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -163,8 +174,15 @@ class Request:
     at: float = field(default_factory=time.monotonic, compare=False)
 
     @property
+    def kind(self) -> str:
+        """list, watch, or stream: a watch that first streams the initial state (WatchList)."""
+        if self.query.get("watch") != "true":
+            return "list"
+        return "stream" if self.query.get("sendInitialEvents") == "true" else "watch"
+
+    @property
     def watch(self) -> bool:
-        return self.query.get("watch") == "true"
+        return self.kind == "watch"
 
     @property
     def resource_version(self) -> str | None:
@@ -175,7 +193,8 @@ class Request:
 class KubeStub:
     """Answers GET /api/v1/{pods,namespaces} from per-resource scripts of list and watch replies.
 
-    A watch with no script left hangs (connected, silent); a list with none left gets no answer.
+    A watch with no script left hangs (connected, silent); a list with none left gets no answer; a
+    stream with none is refused as a server with WatchList turned off refuses it.
     Every request's query and headers are recorded, in order. With `tokens`, a request whose bearer
     token is not among them is answered 401, as the API server answers an expired token.
     """
@@ -184,7 +203,7 @@ class KubeStub:
     tokens: set[str] | None = None
     errors: list[BaseException] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
-    _replies: dict[tuple[str, bool], deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
+    _replies: dict[tuple[str, str], deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -216,15 +235,27 @@ class KubeStub:
 
     def lists(self, resource: str, *replies: Reply) -> None:
         with self._lock:
-            self._replies[resource, False].extend(replies)
+            self._replies[resource, "list"].extend(replies)
 
     def watches(self, resource: str, *replies: Reply) -> None:
         with self._lock:
-            self._replies[resource, True].extend(replies)
+            self._replies[resource, "watch"].extend(replies)
+
+    def streams(self, resource: str, *replies: Reply) -> None:
+        """Replies to watches that ask for the initial state first (sendInitialEvents=true)."""
+        with self._lock:
+            self._replies[resource, "stream"].extend(replies)
 
     def requests_to(self, resource: str, *, watch: bool) -> list[Request]:
+        """Plain watches, or lists (streams are neither)."""
         with self._lock:
-            return [r for r in self.requests if r.resource == resource and r.watch == watch]
+            kind = "watch" if watch else "list"
+            return [r for r in self.requests if r.resource == resource and r.kind == kind]
+
+    def kinds(self, resource: str) -> list[tuple[str, str | None]]:
+        """(kind, resourceVersion) of each request to resource, in order."""
+        with self._lock:
+            return [(r.kind, r.resource_version) for r in self.requests if r.resource == resource]
 
     def versions(self, resource: str, *, watch: bool) -> list[str | None]:
         """The resourceVersion of each list or watch request to resource, in order."""
@@ -235,9 +266,11 @@ class KubeStub:
             self.requests.append(request)
             if self.tokens is not None and request.headers.get("Authorization", "")[7:] not in self.tokens:
                 return Failing(401, "Unauthorized", "Unauthorized")
-            script = self._replies[request.resource, request.watch]
+            script = self._replies[request.resource, request.kind]
             if script:
                 return script.popleft()
+        if request.kind == "stream":
+            return Failing(422, "Invalid", WATCH_LIST_OFF)
         return Stream((Hang(),)) if request.watch else Unanswered()
 
     def _wait(self, until: threading.Event | None) -> None:

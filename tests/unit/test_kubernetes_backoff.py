@@ -8,6 +8,7 @@ import pytest
 
 from pod_meta_exporter.adapters.kubernetes import WatchSettings
 from pod_meta_exporter.adapters.kubernetes.backoff import Backoff
+from pod_meta_exporter.adapters.kubernetes.settings import BOOKMARK_PERIOD
 
 
 def test_delays_are_full_jitter_under_a_doubling_ceiling_up_to_the_cap() -> None:
@@ -30,19 +31,21 @@ def test_reset_starts_again_from_the_first_delay() -> None:
     assert backoff.next_delay() <= 1.0
 
 
-def test_settings_defaults_keep_the_read_timeout_above_the_server_side_timeout() -> None:
+def test_settings_defaults_give_up_a_watch_silent_for_two_and_a_half_bookmark_periods() -> None:
     settings = WatchSettings()
 
-    assert settings.read_timeout > settings.watch_timeout_max > settings.watch_timeout_min >= 60
+    assert settings.inactivity_timeout == 2.5 * BOOKMARK_PERIOD == 150.0
+    assert settings.watch_timeout_max > settings.watch_timeout_min >= 60
     assert settings.backoff_cap == 30.0
-    assert settings.request_timeout == (settings.connect_timeout, settings.read_timeout)
+    assert settings.watch_list is True
+    assert settings.request_timeout == (settings.connect_timeout, settings.inactivity_timeout)
 
 
 @pytest.mark.parametrize(
     "fields",
     [
         {"connect_timeout": 0},
-        {"read_timeout": -1},
+        {"inactivity_timeout": -1},
         {"watch_timeout_min": 0},
         {"watch_timeout_min": 600, "watch_timeout_max": 300},
         {"backoff_first": 60.0, "backoff_cap": 30.0},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -24,6 +25,7 @@ from kube_stub import (
     bookmark,
     deleted,
     expired,
+    initial_events_end,
     modified,
     namespace,
     pod,
@@ -56,24 +58,27 @@ if TYPE_CHECKING:
     from pod_meta_exporter.domain.events import ClusterEvent
     from pod_meta_exporter.domain.ports import Cluster
 
-FAST = WatchSettings(connect_timeout=2.0, read_timeout=5.0, backoff_first=0.01, backoff_cap=0.05)
+# The LIST path; the WatchList tests ask for the stream.
+FAST = WatchSettings(
+    connect_timeout=2.0, inactivity_timeout=5.0, backoff_first=0.01, backoff_cap=0.05, watch_list=False
+)
+STREAMING = dataclasses.replace(FAST, watch_list=True)
 A, B, C = pod("a", "3"), pod("b", "7"), pod("c", "11")
 
 
 class Running:
-    """A cluster whose events() a thread drains into a list, as the service's loop would."""
+    """A started cluster whose events are collected as the service's emit would take them."""
 
     def __init__(self, cluster: KubernetesCluster) -> None:
         self.cluster = cluster
         self.events: list[ClusterEvent] = []
+        self.ended = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, name="test-drain")
-        self._thread.start()
+        cluster.start(self._emit, ended=self.ended.set)
 
-    def _drain(self) -> None:
-        for event in self.cluster.events():
-            with self._lock:
-                self.events.append(event)
+    def _emit(self, event: ClusterEvent) -> None:
+        with self._lock:
+            self.events.append(event)
 
     def seen(self) -> list[ClusterEvent]:
         with self._lock:
@@ -83,13 +88,13 @@ class Running:
         wait_for(lambda: len(self.seen()) >= count, seen=self.seen)
         return self.seen()
 
-    def close(self, *, within: float = 1.0) -> float:
-        """Close, and return how long events() took to end."""
+    def close(self) -> float:
+        """Close, and return how long close() took: the threads it could not cut emit nothing more."""
         started = time.monotonic()
         self.cluster.close()
-        self._thread.join(within)
-        assert not self._thread.is_alive(), f"events() still running {within}s after close()"
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        assert not self.ended.is_set(), "the events ended before close()"
+        return took
 
 
 @pytest.fixture
@@ -149,7 +154,7 @@ def test_conforms_to_the_cluster_port(transport: HttpTransport, metrics: Metrics
     )
     assert not cluster.is_live()
     cluster.close()
-    assert list(cluster.events()) == []
+    assert not cluster.is_live()
 
 
 def test_lists_then_watches_from_the_list_and_every_event_and_bookmark(
@@ -205,9 +210,10 @@ def test_410_in_the_stream_lists_again_and_resyncs(
     events = running.wait_for_events(3)
     wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
 
-    # The second resync lacks a and c: the core sees that they are gone.
+    # The second resync lacks a and c: the core sees that they are gone. It lists at the last
+    # version seen, never back in time.
     assert events == [PodsResynced((A, B)), PodUpserted(C), PodsResynced((B,))]
-    assert stub.versions("pods", watch=False) == ["0", "0"]
+    assert stub.versions("pods", watch=False) == ["0", "11"]
     assert stub.versions("pods", watch=True) == ["10", "30"]
     assert count(metrics, "relists", resource="pods") == 2
     wait_for(running.cluster.is_live)
@@ -227,7 +233,7 @@ def test_a_410_right_after_an_outage_relists_at_once_without_the_outages_backoff
     stub.watches(
         "pods", Failing(500, "InternalError"), Failing(503, "ServiceUnavailable"), Stream((expired("10"),))
     )
-    running = start(settings=WatchSettings(backoff_first=0.25, backoff_cap=30.0), rng=MaxJitter())
+    running = start(settings=dataclasses.replace(FAST, backoff_first=0.25, backoff_cap=30.0), rng=MaxJitter())
 
     running.wait_for_events(2)
     expiring_watch = stub.requests_to("pods", watch=True)[2]
@@ -248,6 +254,7 @@ def test_410_on_the_watch_request_lists_again(
     wait_for(lambda: len(stub.versions("pods", watch=True)) == 2, seen=lambda: stub.requests)
 
     assert events == [PodsResynced((A,)), PodsResynced((a2,))]
+    assert stub.versions("pods", watch=False) == ["0", "10"]
     assert stub.versions("pods", watch=True) == ["10", "50"]
     assert count(metrics, "relists", resource="pods") == 2
     assert count(metrics, "api_errors", resource="pods", reason="http_410") == 0
@@ -352,19 +359,19 @@ def test_a_failed_list_backs_off_and_lists_again(
     assert count(metrics, "relists", resource="pods") == 1
 
 
-def test_a_silent_stream_times_out_and_the_watch_resumes_from_the_last_version(
+def test_a_silent_watch_is_given_up_after_the_inactivity_timeout_and_watched_again(
     stub: KubeStub, start: Callable[..., Running], metrics: Metrics
 ) -> None:
     stub.lists("pods", Listing([A], "10"))
     stub.watches("pods", Stream((added(C), Hang())), Stream((added(pod("d", "12")), Hang())))
-    running = start(settings=WatchSettings(read_timeout=0.2, backoff_first=0.01, backoff_cap=0.05))
+    running = start(settings=dataclasses.replace(FAST, inactivity_timeout=0.2))
 
     events = running.wait_for_events(3)
     wait_for(lambda: len(stub.versions("pods", watch=True)) >= 3, seen=lambda: stub.requests)
 
     assert events == [PodsResynced((A,)), PodUpserted(C), PodUpserted(pod("d", "12"))]
     assert stub.versions("pods", watch=True)[:3] == ["10", "11", "12"]
-    assert count(metrics, "api_errors", resource="pods", reason="read_timeout") >= 2
+    assert count(metrics, "api_errors", resource="pods", reason="inactive_watch") >= 2
     assert count(metrics, "relists", resource="pods") == 1
 
 
@@ -423,7 +430,7 @@ def test_namespace_metadata_lists_and_watches_namespaces_too(
 
 def test_close_ends_events_promptly_while_watching(stub: KubeStub, start: Callable[..., Running]) -> None:
     stub.lists("pods", Listing([A], "10"))
-    running = start(settings=WatchSettings(read_timeout=30.0))
+    running = start(settings=dataclasses.replace(FAST, inactivity_timeout=30.0))
     running.wait_for_events(1)
     wait_for(running.cluster.is_live)
 
@@ -436,7 +443,9 @@ def test_close_ends_events_promptly_while_backing_off(
 ) -> None:
     stub.lists("pods", Listing([A], "10"))
     stub.watches("pods", Stream((added(C), Drop())))
-    running = start(settings=WatchSettings(read_timeout=30.0, backoff_first=30.0, backoff_cap=30.0))
+    running = start(
+        settings=dataclasses.replace(FAST, inactivity_timeout=30.0, backoff_first=30.0, backoff_cap=30.0)
+    )
     running.wait_for_events(2)
     wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="connection_broken") == 1)
 
@@ -449,7 +458,7 @@ def test_close_ends_events_promptly_while_a_list_is_unanswered(
 ) -> None:
     gate = threading.Event()
     stub.lists("pods", Unanswered(until=gate), Failing(503))
-    running = start(settings=WatchSettings(read_timeout=30.0))
+    running = start(settings=dataclasses.replace(FAST, inactivity_timeout=30.0))
     wait_for(lambda: stub.versions("pods", watch=False) == ["0"], seen=lambda: stub.requests)
 
     assert running.close() < 1.0
@@ -534,3 +543,37 @@ def test_a_token_read_only_once_would_be_refused_after_its_expiry(
 
     wait_for(lambda: count(metrics, "api_errors", resource="pods", reason="http_401") >= 2)
     assert not running.cluster.is_live()
+
+
+def test_the_initial_state_is_streamed_with_the_watchlist_parameters_and_the_watch_goes_on(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics
+) -> None:
+    stub.streams("pods", Stream((added(A), added(B), initial_events_end("10"), added(C), Hang())))
+    running = start(settings=STREAMING)
+
+    assert running.wait_for_events(2) == [PodsResynced((A, B)), PodUpserted(C)]
+    wait_for(running.cluster.is_live)
+    (request,) = stub.requests
+    assert request.kind == "stream"
+    assert request.query == {
+        "fieldSelector": f"spec.nodeName={NODE}",
+        "watch": "true",
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": request.query["timeoutSeconds"],
+        "sendInitialEvents": "true",
+        "resourceVersionMatch": "NotOlderThan",
+    }  # no resourceVersion: a consistent read, served from the watch cache
+    assert count(metrics, "relists", resource="pods") == 1
+
+
+def test_a_server_with_watchlist_off_is_listed_instead(
+    stub: KubeStub, start: Callable[..., Running], metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.lists("pods", Listing([A], "10"))  # the stream, unscripted, is refused as invalid (422)
+    stub.watches("pods", Stream((added(C), Hang())))
+    running = start(settings=STREAMING)
+
+    assert running.wait_for_events(2) == [PodsResynced((A,)), PodUpserted(C)]
+    assert stub.kinds("pods") == [("stream", None), ("list", "0"), ("watch", "10")]
+    assert count(metrics, "api_errors", resource="pods", reason="http_422") == 0
+    assert any("does not stream the initial state" in r.getMessage() for r in caplog.records)

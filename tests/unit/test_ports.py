@@ -19,6 +19,11 @@ def test_the_fakes_answer_every_call_of_their_ports() -> None:
     assert list(store.names()) == ["shop_web-0.meta"]
     store.remove("shop_web-0.meta")
     assert list(store.names()) == []
+    delivered: list[events.ClusterEvent] = []
+    ended: list[bool] = []
+    cluster.start(delivered.append, ended=lambda: ended.append(True))
+    assert delivered == [upserted]
     assert cluster.is_live()
     cluster.close()
-    assert list(cluster.events()) == [upserted]
+    assert not cluster.is_live()
+    assert ended == []

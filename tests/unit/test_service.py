@@ -49,6 +49,7 @@ def make_container(tmp_path: Path, **overrides: object) -> Container:
         "log_format": "text",
         "log_level": "info",
         "cluster": "simulated",
+        "inactive_watch_timeout": 150.0,
     }
     config.update(overrides)
     container.config.from_dict(config)
@@ -174,7 +175,7 @@ def test_the_service_exits_1_when_the_event_stream_ends(tmp_path: Path) -> None:
     container = make_container(tmp_path)
     container.store().prepare()
     cluster = FakeCluster()
-    cluster.close()
+    cluster.end()
     with container.cluster.override(cluster):
         assert container.service().run() == 1
 

@@ -41,6 +41,7 @@ FLAGS = {
     "--log-format": ("text", "log_format", "text"),
     "--log-level": ("DEBUG", "log_level", "debug"),
     "--cluster": ("simulated", "cluster", "simulated"),
+    "--inactive-watch-timeout": ("45s", "inactive_watch_timeout", 45.0),
 }
 
 
@@ -188,3 +189,13 @@ def test_the_effective_configuration_is_described_for_the_start_up_line() -> Non
     assert described["retention_period"] == "1m30s"
     assert described["file_mode"] == "0600"
     assert described["kubeconfig"] == "in-cluster or KUBECONFIG"
+
+
+def test_the_inactive_watch_timeout_defaults_to_the_adapters_derived_figure() -> None:
+    from pod_meta_exporter.adapters.kubernetes import settings as adapter
+
+    assert settings.INACTIVITY_TIMEOUT == adapter.INACTIVITY_TIMEOUT == 2.5 * adapter.BOOKMARK_PERIOD
+    assert load().inactive_watch_timeout == 150.0
+    assert load("--inactive-watch-timeout", "5s").inactive_watch_timeout == 5.0
+    with pytest.raises(settings.SettingsError, match="--inactive-watch-timeout"):
+        load("--inactive-watch-timeout", "0s")

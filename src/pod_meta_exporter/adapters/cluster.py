@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import queue
 import random
 import threading
 from typing import TYPE_CHECKING, Any
@@ -17,34 +16,48 @@ from pod_meta_exporter.domain.events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pod_meta_exporter.domain.ports import Cluster
 
-_CLOSED = object()
-
 
 class FakeCluster:
-    """Yields whatever emit() was given, in order, until close()."""
+    """Delivers what emit() is given, at once, in the caller's thread; end() ends the events."""
 
     def __init__(self, *initial: ClusterEvent, live: bool = True) -> None:
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.live = live
-        for event in initial:
-            self.emit(event)
+        self.closed = False
+        self._pending: list[ClusterEvent] = list(initial)
+        self._ended = False
+        self._emit: Callable[[ClusterEvent], None] | None = None
+        self._end: Callable[[], None] | None = None
+
+    def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
+        self._emit, self._end = emit, ended
+        for event in self._pending:
+            emit(event)
+        self._pending.clear()
+        if self._ended:
+            ended()
 
     def emit(self, event: ClusterEvent) -> None:
-        self._queue.put(event)
+        """Deliver the event now, or at start() if the consumer has not started yet."""
+        if self._emit is None:
+            self._pending.append(event)
+        else:
+            self._emit(event)
 
-    def events(self) -> Iterator[ClusterEvent]:
-        while (item := self._queue.get()) is not _CLOSED:
-            yield item  # type: ignore[misc]
+    def end(self) -> None:
+        """The events end, as if the cluster failed."""
+        self._ended = True
+        if self._end is not None:
+            self._end()
 
     def is_live(self) -> bool:
-        return self.live
+        return self.live and not self.closed
 
     def close(self) -> None:
-        self._queue.put(_CLOSED)
+        self.closed = True
 
 
 class SimulatedCluster:
@@ -75,7 +88,21 @@ class SimulatedCluster:
         self._serial = itertools.count(1)
         self._tickets = itertools.count()  # orders events scheduled for the same moment
 
+    def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
+        def deliver() -> None:
+            try:
+                for event in self.events():
+                    emit(event)
+            except Exception:  # the consumer stopped
+                return
+            if not self._closed.is_set():
+                ended()
+
+        self._thread = threading.Thread(target=deliver, name="simulated-cluster", daemon=True)
+        self._thread.start()
+
     def events(self) -> Iterator[ClusterEvent]:
+        """The node's events, as they happen, until close()."""
         if self.namespace_metadata:
             yield NamespacesResynced(tuple(self._namespace(ns) for ns in self.NAMESPACES))
         yield PodsResynced(tuple(self._pod(f"web-{n}", "demo", started=True) for n in range(2)))

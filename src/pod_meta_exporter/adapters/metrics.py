@@ -59,6 +59,11 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
+        self.queued_events = Gauge(
+            f"{PREFIX}_queued_events",
+            "Cluster events waiting to be handled; at most 1024, when the API server's watches wait.",
+            registry=r,
+        )
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 once the initial list is done and the watch is live.", registry=r
         )

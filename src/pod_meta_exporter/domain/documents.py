@@ -58,8 +58,15 @@ class DocumentProfile(enum.Enum):
     FULL = "full"
     """The object exactly as the API served it."""
 
+    def pod_subset(self, pod: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The part of a pod object that its document holds, which is all the core reads of it."""
+        return pod if self is DocumentProfile.FULL else _select(pod, _POD)
+
+    def namespace_subset(self, namespace: Mapping[str, Any]) -> Mapping[str, Any]:
+        return namespace if self is DocumentProfile.FULL else _select(namespace, _NAMESPACE)
+
     def pod_document(self, pod: Mapping[str, Any]) -> bytes:
-        return encode(pod if self is DocumentProfile.FULL else _select(pod, _POD))
+        return encode(self.pod_subset(pod))
 
     def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
-        return encode(namespace if self is DocumentProfile.FULL else _select(namespace, _NAMESPACE))
+        return encode(self.namespace_subset(namespace))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable
 
     from pod_meta_exporter.domain.events import ClusterEvent
 
@@ -13,8 +13,13 @@ if TYPE_CHECKING:
 class Cluster(Protocol):
     """A source of cluster events: a full resync first, then changes, then resyncs whenever needed."""
 
-    def events(self) -> Iterator[ClusterEvent]:
-        """Block for the next events; ends only after close()."""
+    def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
+        """Deliver events through `emit`, from threads of the cluster's own, until close().
+
+        emit() blocks while the consumer is behind, so the cluster reads no faster than events are
+        handled, and raises once the consumer stops. ended() is called if the events end before
+        close(), which is a failure: they never end on their own.
+        """
         ...
 
     def is_live(self) -> bool:
@@ -22,7 +27,7 @@ class Cluster(Protocol):
         ...
 
     def close(self) -> None:
-        """Make events() end soon, from any thread."""
+        """Stop delivering events soon, from any thread."""
         ...
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
 from pod_meta_exporter.adapters.clock import SystemClock
@@ -13,9 +15,18 @@ from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.http import HealthServer
 from pod_meta_exporter.service.runner import Service
 
+if TYPE_CHECKING:
+    from pod_meta_exporter.domain.documents import DocumentProfile
+
 
 def _kubernetes_cluster(
-    *, kubeconfig: object, node_name: str, namespace_metadata: bool, metrics: Metrics
+    *,
+    kubeconfig: object,
+    node_name: str,
+    namespace_metadata: bool,
+    profile: DocumentProfile,
+    inactivity_timeout: float,
+    metrics: Metrics,
 ) -> object:
     # Imported here so that the demo and --help never pay for urllib3 and TLS.
     from pod_meta_exporter.adapters import kubernetes
@@ -25,8 +36,9 @@ def _kubernetes_cluster(
         transport=kubernetes.HttpTransport(endpoint, user_agent=identity.user_agent()),
         node_name=node_name,
         namespace_metadata=namespace_metadata,
-        settings=kubernetes.WatchSettings(),
+        settings=kubernetes.WatchSettings(inactivity_timeout=inactivity_timeout),
         metrics=metrics,
+        profile=profile,
     )
 
 
@@ -45,6 +57,8 @@ class Container(containers.DeclarativeContainer):
             kubeconfig=config.kubeconfig,
             node_name=config.node_name,
             namespace_metadata=config.namespace_metadata,
+            profile=config.content,
+            inactivity_timeout=config.inactive_watch_timeout,
             metrics=metrics,
         ),
         simulated=providers.Singleton(

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
+# adapters/kubernetes/settings.py's INACTIVITY_TIMEOUT, where its reason is; repeated here so that
+# --help needs no import of the adapter (urllib3, TLS), and checked equal by a unit test.
+INACTIVITY_TIMEOUT = 150.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _PERMISSION_BITS = 0o777
 
@@ -41,6 +44,7 @@ class Settings:
     log_format: str
     log_level: str
     cluster: str
+    inactive_watch_timeout: float
 
     def describe(self) -> dict[str, object]:
         """The effective configuration, as logged once at start."""
@@ -57,6 +61,7 @@ class Settings:
             "log_format": self.log_format,
             "log_level": self.log_level,
             "cluster": self.cluster,
+            "inactive_watch_timeout": format_duration(self.inactive_watch_timeout),
         }
 
 
@@ -93,6 +98,14 @@ def _retention(text: str) -> float:
     seconds = parse_duration(text)
     if seconds < 0:
         msg = f"negative duration {text!r}"
+        raise ValueError(msg)
+    return seconds
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        msg = f"{text!r} is not a positive duration"
         raise ValueError(msg)
     return seconds
 
@@ -206,6 +219,13 @@ OPTIONS: tuple[Option, ...] = (
         "kubernetes: the real API; simulated: a built-in busy node, for the demo.",
         _choice(("kubernetes", "simulated")),
         choices=("kubernetes", "simulated"),
+    ),
+    Option(
+        "--inactive-watch-timeout",
+        format_duration(INACTIVITY_TIMEOUT),
+        "A watch silent this long (no event, no bookmark) is dead: watch again.",
+        _positive_duration,
+        "DURATION",
     ),
 )
 

@@ -1,4 +1,5 @@
-"""The exporter's main loop: events from a reader thread, actions applied, sleeping until the next wake-up."""
+"""The exporter's main loop: one bounded inbox of cluster events, actions applied, sleeping until the
+next wake-up."""
 
 from __future__ import annotations
 
@@ -22,9 +23,19 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _STREAM_ENDED = object()
+# Events waiting to be handled. When the loop falls this far behind, the cluster's threads block
+# in emit() and stop reading; the API server then drops the slow watch and it is watched again
+# from its resourceVersion, instead of this process buffering without bound.
+INBOX_SIZE = 1024
 # Events handled before the directory is reconciled: a burst coalesces repeated updates of a
 # pod into one write, while a lone event is still written at once.
 _BATCH = 256
+# How often a cluster thread blocked on a full inbox looks whether the service stopped.
+_EMIT_POLL_SECONDS = 0.1
+
+
+class Stopping(Exception):
+    """The service stopped: emit() takes no more events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +55,11 @@ _EVENT_TYPES: dict[type, str] = {
 
 
 class Service:
-    """Applies the core's decisions through the ports; stop() may be called from a signal handler."""
+    """Applies the core's decisions through the ports; stop() may be called from a signal handler.
+
+    The inbox is a SimpleQueue, whose put() is reentrant, so that stop() can be called from a
+    signal handler; the bound on cluster events is a semaphore they take a slot of.
+    """
 
     def __init__(
         self,
@@ -54,17 +69,20 @@ class Service:
         store: MetaStore,
         clock: Clock,
         metrics: Metrics,
+        inbox_size: int = INBOX_SIZE,
     ) -> None:
         self.directory = directory
         self.cluster = cluster
         self.store = store
         self.clock = clock
         self.metrics = metrics
-        # SimpleQueue.put is reentrant, so a signal handler may call stop() at any moment.
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = threading.BoundedSemaphore(inbox_size)
+        self._stopping = False
         self._running = threading.Event()
-        self._reader: threading.Thread | None = None
+        self._synced = False
         metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
+        metrics.queued_events.set_function(self.queued)
 
     def ready(self) -> bool:
         """The initial list is applied and the watch is live."""
@@ -73,68 +91,87 @@ class Service:
     def alive(self) -> bool:
         return self._running.is_set()
 
+    def queued(self) -> int:
+        """Events (and stop requests) in the inbox."""
+        return self._inbox.qsize()
+
     def stop(self) -> None:
         self._inbox.put(_STOP)
 
     def run(self) -> int:
         """Run until stop(); returns the process exit status. Files stay in place for Fluent Bit."""
+        self.begin()
+        try:
+            while True:
+                wake = self.directory.next_wakeup()
+                timeout = None if wake is None else max(0.0, wake - self.clock.now())
+                try:
+                    first = self._inbox.get(timeout=timeout)
+                except queue.Empty:
+                    first = None
+                status = self._step(self.clock.now(), [] if first is None else [first])
+                if status is not None:
+                    return status
+        finally:
+            self.end()
+
+    def begin(self) -> None:
+        """Adopt the files found, and start the cluster's events."""
         present = list(self.store.names())
         self.directory.adopt(present, now=self.clock.now())
         log.info("adopted %d files left in the directory; each is kept for the retention", len(present))
         self._running.set()
-        self._reader = threading.Thread(target=self._read, name="cluster-reader", daemon=True)
-        self._reader.start()
-        try:
-            return self._loop()
-        finally:
-            self._running.clear()
-            self.cluster.close()
-            self._reader.join(timeout=1.0)
+        self.cluster.start(self._emit, ended=lambda: self._inbox.put(_STREAM_ENDED))
 
-    def _read(self) -> None:
-        try:
-            for event in self.cluster.events():
-                self._inbox.put(_Received(event, self.clock.now()))
-                del event  # not held while waiting for the next: it may be a whole list
-        except Exception:
-            log.exception("the cluster event stream failed")
-        self._inbox.put(_STREAM_ENDED)
+    def step(self, now: float) -> int | None:
+        """Handle what the inbox holds, without waiting, and apply what is due at `now`; the exit
+        status once a stop request or the end of the events was taken, else None."""
+        return self._step(now, [])
 
-    def _loop(self) -> int:
-        was_synced = False
-        while True:
-            self._reconcile()
-            if self.directory.synced and not was_synced:
-                was_synced = True
-                log.info("initial sync done; %d files pending removal", self.directory.pending_removals)
-            wake = self.directory.next_wakeup()
-            timeout = None if wake is None else max(0.0, wake - self.clock.now())
+    def end(self) -> None:
+        self._running.clear()
+        self.cluster.close()
+        self._stopping = True  # after close(): a cluster thread that sees it is already told to stop
+
+    def _emit(self, event: events.ClusterEvent) -> None:
+        """Called from the cluster's threads: waits for a slot in the inbox."""
+        while not self._slots.acquire(timeout=_EMIT_POLL_SECONDS):
+            if self._stopping:
+                raise Stopping
+        if self._stopping:
+            self._slots.release()
+            raise Stopping
+        self._inbox.put(_Received(event, self.clock.now()))
+
+    def _step(self, now: float, batch: list[object]) -> int | None:
+        while len(batch) < _BATCH:
             try:
-                batch = [self._inbox.get(timeout=timeout)]
+                batch.append(self._inbox.get_nowait())
             except queue.Empty:
-                continue
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            received: list[float] = []
-            for item in batch:
-                if item is _STOP:
-                    log.info("stopping; the files stay in place for Fluent Bit")
-                    return 0
-                if item is _STREAM_ENDED:
-                    log.error("the cluster event stream ended unexpectedly; exiting so the pod restarts")
-                    return 1
-                assert isinstance(item, _Received)
-                self._handle(item.event)
-                received.append(item.at)
-            self._reconcile()
-            now = self.clock.now()
-            for at in received:
-                self.metrics.event_to_file.observe(now - at)
-            # Not held while waiting for the next batch: the initial list would stay resident.
-            del batch, item
+                break
+        received: list[float] = []
+        for item in batch:
+            if item is _STOP:
+                log.info("stopping; the files stay in place for Fluent Bit")
+                return 0
+            if item is _STREAM_ENDED:
+                log.error("the cluster event stream ended unexpectedly; exiting so the pod restarts")
+                return 1
+            assert isinstance(item, _Received)
+            self._slots.release()
+            self._handle(item.event)
+            received.append(item.at)
+        # Not held while waiting for the next batch: the initial list would stay resident.
+        batch.clear()
+        item = None
+        self._reconcile(now)
+        done = self.clock.now()
+        for at in received:
+            self.metrics.event_to_file.observe(done - at)
+        if self.directory.synced and not self._synced:
+            self._synced = True
+            log.info("initial sync done; %d files pending removal", self.directory.pending_removals)
+        return None
 
     def _handle(self, event: events.ClusterEvent) -> None:
         self.metrics.events.labels(_EVENT_TYPES[type(event)]).inc()
@@ -144,8 +181,8 @@ class Service:
             self.metrics.rejected.inc()
             log.warning("rejected an object: %s", rejection.reason)
 
-    def _reconcile(self) -> None:
-        applied = apply_due(self.directory, self.store, now=self.clock.now())
+    def _reconcile(self, now: float) -> None:
+        applied = apply_due(self.directory, self.store, now=now)
         self.metrics.files_written.inc(len(applied.written))
         self.metrics.files_removed.inc(len(applied.removed))
         for failure in applied.failures:

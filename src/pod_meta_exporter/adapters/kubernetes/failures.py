@@ -9,10 +9,10 @@ from typing import Any
 
 import urllib3
 
-from pod_meta_exporter.adapters.kubernetes.transport import ApiError
+from pod_meta_exporter.adapters.kubernetes.transport import ApiError, causes_of
 
 _MAX_DETAIL = 300
-_GONE = 410
+_BAD_REQUEST, _GONE, _INVALID, _TIMEOUT = 400, 410, 422, 504
 _HINTS = {
     401: "the credentials were refused; check the service account token",
     403: "forbidden: check the service account's RBAC, which needs list and watch",
@@ -36,7 +36,12 @@ class StreamFailure(Exception):
 
 
 class Expired(Exception):  # named for the API's reason
-    """410 Gone: the resourceVersion is older than the server keeps; list again."""
+    """The server cannot serve the resourceVersion asked for: 410 Gone (older than it keeps), or
+    too large (it is behind the version, as an API server whose cache lags others can be)."""
+
+
+class WatchListUnsupported(Exception):
+    """The server refused or ignored a request to stream the initial state (WatchList)."""
 
 
 def one_line(text: object) -> str:
@@ -46,12 +51,37 @@ def one_line(text: object) -> str:
 
 
 def is_expired(status: dict[str, Any]) -> bool:
-    """Whether a Status (an ERROR event's object, or an error body) says the resourceVersion is gone."""
+    """Whether a Status (an ERROR event's object) says the resourceVersion cannot be served."""
     message = status.get("message")
     return (
         status.get("code") == _GONE
         or status.get("reason") in {"Expired", "Gone"}
         or (isinstance(message, str) and "too old resource version" in message)
+        or _too_large(status.get("code"), causes_of(status), message)
+    )
+
+
+def is_expired_error(error: ApiError) -> bool:
+    """Whether an error answer says the resourceVersion cannot be served (see Expired)."""
+    return (
+        error.status == _GONE
+        or error.reason in {"Expired", "Gone"}
+        or _too_large(error.status, error.causes, error.message)
+    )
+
+
+def _too_large(code: object, causes: tuple[str, ...], message: object) -> bool:
+    # client-go's isTooLargeResourceVersionError: the cause, or the older servers' message.
+    return "ResourceVersionTooLarge" in causes or (
+        code == _TIMEOUT and isinstance(message, str) and "Too large resource version" in message
+    )
+
+
+def is_watch_list_refusal(error: ApiError) -> bool:
+    """A server with WatchList turned off refuses sendInitialEvents as invalid (422); an older one
+    may call it a bad request."""
+    return error.status in {_BAD_REQUEST, _INVALID} and (
+        "sendInitialEvents" in error.message or "resourceVersionMatch" in error.message
     )
 
 

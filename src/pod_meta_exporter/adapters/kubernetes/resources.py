@@ -20,29 +20,33 @@ class Resource:
     name: str
     path: str
     selector: tuple[tuple[str, str], ...]  # query parameters of every list and watch
+    # What of each object the core needs, kept while a full list or initial stream is collected.
+    keep: Callable[[ApiObject], ApiObject]
     upserted: Callable[[ApiObject], ClusterEvent]
     deleted: Callable[[ApiObject], ClusterEvent]
     resynced: Callable[[tuple[ApiObject, ...]], ClusterEvent]
 
 
-def pods(node_name: str) -> Resource:
+def pods(node_name: str, *, keep: Callable[[ApiObject], ApiObject]) -> Resource:
     """The pods bound to one node. The watch cache indexes pods by spec.nodeName, so this
     selector costs the API server little even with thousands of nodes."""
     return Resource(
         name="pods",
         path="/api/v1/pods",
         selector=(("fieldSelector", f"spec.nodeName={node_name}"),),
+        keep=keep,
         upserted=events.PodUpserted,
         deleted=events.PodDeleted,
         resynced=events.PodsResynced,
     )
 
 
-def namespaces() -> Resource:
+def namespaces(*, keep: Callable[[ApiObject], ApiObject]) -> Resource:
     return Resource(
         name="namespaces",
         path="/api/v1/namespaces",
         selector=(),
+        keep=keep,
         upserted=events.NamespaceUpserted,
         deleted=events.NamespaceDeleted,
         resynced=events.NamespacesResynced,

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The API server's watch cache sends every watch that asked for bookmarks one about once a minute
+# (defaultBookmarkFrequency in k8s.io/apiserver/pkg/storage/cacher). A watch that has sent nothing
+# at all, no event and no bookmark, for two and a half of those periods is dead, even when TCP says
+# it is alive: a stalled proxy, or a server stuck on the connection.
+BOOKMARK_PERIOD = 60.0
+INACTIVITY_TIMEOUT = 2.5 * BOOKMARK_PERIOD
+
 
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
-    """How long to wait for the API server, and how to retry when it fails.
-
-    The read timeout is an inactivity timeout on the socket, not a deadline for the whole
-    request. A healthy watch is ended by the server after ``timeoutSeconds`` (a bookmark just
-    before), and the watch cache sends a bookmark about once a minute; so a read timeout above
-    the longest server-side timeout never cuts a healthy watch, even on a quiet node or a server
-    that sends no bookmarks. Silence beyond it means a dead connection (TCP keepalive, which
-    HttpTransport turns on, usually notices a dead peer sooner).
-    """
+    """How long to wait for the API server, and how to retry when it fails."""
 
     # A TCP and TLS handshake with the API server takes milliseconds; 10 s allows for a loaded
     # control plane without hanging on a blackholed address.
     connect_timeout: float = 10.0
-    # Longer than watch_timeout_max plus the server's slack to close the stream (see above).
-    read_timeout: float = 660.0
+    # The longest silence of a response: a socket read timeout, so any event or bookmark resets it.
+    inactivity_timeout: float = INACTIVITY_TIMEOUT
     # Server-side watch timeout, drawn per watch from [min, max] like the kubelet's reflector
     # (5 to 10 minutes), so thousands of nodes restarted together do not re-watch in lockstep.
     watch_timeout_min: int = 300
@@ -29,9 +28,11 @@ class WatchSettings:
     # Reconnect backoff: full jitter over first * 2**attempt, capped at client-go's 30 s.
     backoff_first: float = 1.0
     backoff_cap: float = 30.0
+    # Stream the initial state in a watch (WatchList, KEP-3157) before falling back to a LIST.
+    watch_list: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "backoff_first", "backoff_cap"):
+        for name in ("connect_timeout", "inactivity_timeout", "backoff_first", "backoff_cap"):
             if not getattr(self, name) > 0:
                 msg = f"{name} must be positive, got {getattr(self, name)!r}"
                 raise ValueError(msg)
@@ -47,5 +48,5 @@ class WatchSettings:
 
     @property
     def request_timeout(self) -> tuple[float, float]:
-        """The client's ``_request_timeout``: (connect, read)."""
-        return (self.connect_timeout, self.read_timeout)
+        """(connect, read) for the transport."""
+        return (self.connect_timeout, self.inactivity_timeout)

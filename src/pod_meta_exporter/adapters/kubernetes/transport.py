@@ -42,13 +42,16 @@ class Transport(Protocol):
 class ApiError(Exception):
     """The API server answered with an error status; its Status reason and message if it sent one."""
 
-    def __init__(self, status: int, *, reason: str = "", message: str = "") -> None:
+    def __init__(
+        self, status: int, *, reason: str = "", message: str = "", causes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(
             f"HTTP {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else "")
         )
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes  # the reasons of the Status's details.causes
 
     @classmethod
     def from_body(cls, status: int, body: bytes) -> ApiError:
@@ -59,7 +62,16 @@ class ApiError(Exception):
         if not isinstance(document, dict):
             return cls(status)
         reason, message = document.get("reason") or "", document.get("message") or ""
-        return cls(status, reason=str(reason), message=str(message))
+        return cls(status, reason=str(reason), message=str(message), causes=causes_of(document))
+
+
+def causes_of(status: dict[str, object]) -> tuple[str, ...]:
+    """The reasons of a Status's details.causes (such as ResourceVersionTooLarge)."""
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    if not isinstance(causes, list):
+        return ()
+    return tuple(str(cause.get("reason", "")) for cause in causes if isinstance(cause, dict))
 
 
 class HttpTransport:

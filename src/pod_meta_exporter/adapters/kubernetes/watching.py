@@ -1,4 +1,4 @@
-"""Watcher: list one resource, then watch it from the list's resourceVersion, forever."""
+"""Watcher: the current state of one resource (streamed, or listed), then its changes, forever."""
 
 from __future__ import annotations
 
@@ -7,41 +7,47 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import urllib3
+
 from pod_meta_exporter.adapters.kubernetes import backoff, failures, lines
+from pod_meta_exporter.adapters.kubernetes.relist import Versions
 from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
+    from pod_meta_exporter.adapters.kubernetes.listwatch import ListWatch
     from pod_meta_exporter.adapters.kubernetes.resources import Resource
     from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.kubernetes.stopping import StopToken
-    from pod_meta_exporter.adapters.kubernetes.transport import Response, Transport
+    from pod_meta_exporter.adapters.kubernetes.transport import Response
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ApiObject, ClusterEvent
 
 log = logging.getLogger(__name__)
 
-_GONE = 410
 # As in client-go's reflector: a watch that ends cleanly within a second having delivered nothing
 # is a failure in disguise (a proxy closing at once), so it backs off instead of spinning.
 _SHORT_WATCH_SECONDS = 1.0
 _UPSERTS = frozenset({"ADDED", "MODIFIED"})
+# The annotation of the bookmark that ends the initial events of a WatchList stream.
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 class Watcher:
     """The list/watch loop of one resource, run by one thread until the stop token is set.
 
-    In three layers, after kopf: run() watches forever with backoff; _list() and _watch() list,
-    then watch from the list's resourceVersion, keeping it current from every event and
-    bookmark; lines.iter_lines() reads the stream under the client's read timeout.
+    In three layers, after kopf: run() goes on forever with backoff; _session() makes one request,
+    a watch that first streams the current state (WatchList), or a list and then a watch, keeping
+    the resourceVersion current from every event and bookmark; lines.iter_lines() reads the stream
+    under the transport's inactivity timeout. The state reaches the core as one resync event.
     """
 
     def __init__(
         self,
         *,
-        transport: Transport,
+        listwatch: ListWatch,
         resource: Resource,
         settings: WatchSettings,
         metrics: Metrics,
@@ -50,18 +56,21 @@ class Watcher:
         emit: Callable[[ClusterEvent], None],
     ) -> None:
         self.resource = resource
-        self._transport = transport
         self.live = False
-        """Listed, and the watch stream is connected; False from a failure until it is again."""
+        """Synced, and the watch stream is connected; False from a failure until it is again."""
+        self._listwatch = listwatch
         self._settings = settings
         self._metrics = metrics
         self._rng = rng
         self._stop = stop
         self._emit = emit
         self._backoff = backoff.Backoff(first=settings.backoff_first, cap=settings.backoff_cap, rng=rng)
-        self._rv: str | None = None
+        self.versions = Versions()
+        # None until the server shows whether it streams the initial state; then for good.
+        self.watch_list: bool | None = None if settings.watch_list else False
+        self._needs_sync = True
+        self._sync_version: str | None = None  # that of the list or stream under way
         self._failures = 0  # in a row, since a watch last made progress
-        self._expiries = 0  # 410s in a row, likewise: only these delay a relist
         self._outage_since: float | None = None
         self._watched = False
         self._unknown_types: set[str] = set()
@@ -70,13 +79,21 @@ class Watcher:
         """Until the stop token is set; never raises."""
         while not self._stop.is_set():
             try:
-                if self._rv is None:
-                    self._list()
-                self._watch()
+                self._session()
             except failures.Expired as exc:
                 if self._stop.is_set():
                     break
                 self._expired(str(exc))
+            except failures.WatchListUnsupported as exc:
+                if self._stop.is_set():
+                    break
+                self.watch_list = False
+                log.info(
+                    "%s: the API server does not stream the initial state (%s); listing instead, from now on",
+                    self.resource.name,
+                    exc,
+                    extra=self._extra(),
+                )
             except Exception as exc:  # the stream must come back, whatever broke it
                 if self._stop.is_set():  # includes Stopped, and reads cut short by the token
                     break
@@ -84,82 +101,125 @@ class Watcher:
         self.live = False
         log.debug("%s: watch stopped", self.resource.name, extra=self._extra())
 
-    def _list(self) -> None:
-        # resourceVersion=0 lets the API server answer from its watch cache rather than with a
-        # quorum read from etcd: thousands of nodes restarting at once must not all hit etcd.
-        # The watch that follows brings the possibly slightly stale list up to date.
-        response = self._get(resourceVersion="0")
-        with self._stop.holding(response):
-            body = response.read()
-        items, rv = _parse_list(body)
-        self._metrics.relists.labels(self.resource.name).inc()
-        self._emit(self.resource.resynced(items))
-        self._rv = rv
-        log.info(
-            "%s: listed %d at resourceVersion %s",
-            self.resource.name,
-            len(items),
-            rv,
-            extra=self._extra(count=len(items)),
-        )
+    # -- one request --------------------------------------------------------------------------
 
-    def _watch(self) -> None:
+    def _session(self) -> None:
+        stream = self._needs_sync and self.watch_list is not False
+        if self._needs_sync and not stream:
+            self._list()
         if self._watched:
             self._metrics.watch_restarts.labels(self.resource.name).inc()
         self._watched = True
-        timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
-        assert self._rv is not None, "a watch follows a list"
-        try:
-            response = self._get(
-                watch="true",
-                resourceVersion=self._rv,
-                allowWatchBookmarks="true",
-                timeoutSeconds=str(timeout),
-            )
-        except ApiError as exc:
-            if exc.status == _GONE:
-                raise failures.Expired(failures.classify(exc).detail) from exc
-            raise
+        response = self._open(stream=stream)
         started = time.monotonic()
-        received = self._read(response)
-        if received == 0 and time.monotonic() - started < _SHORT_WATCH_SECONDS:
+        with self._stop.holding(response):
+            events = lines.iter_lines(response)
+            if stream:
+                self._stream_initial(events)
+            self._connected()
+            received = self._read(events)
+        if received == 0 and not stream and time.monotonic() - started < _SHORT_WATCH_SECONDS:
             raise failures.StreamFailure(failures.Failure("short_watch", "the watch ended at once, empty"))
         self._progressed()
         log.debug(
             "%s: watch ended after %d lines; watching again from resourceVersion %s",
             self.resource.name,
             received,
-            self._rv,
+            self.versions.last,
             extra=self._extra(count=received),
         )
 
-    def _get(self, **query: str) -> Response:
-        return self._transport.get(
-            self.resource.path,
-            [*self.resource.selector, *query.items()],
-            timeout=self._settings.request_timeout,
+    def _open(self, *, stream: bool) -> Response:
+        timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
+        version = self.versions.for_stream() if stream else self.versions.last
+        self._sync_version = version if stream else None
+        try:
+            return self._listwatch.watch(
+                resource_version=version, timeout_seconds=timeout, send_initial_events=stream
+            )
+        except ApiError as exc:
+            if stream and failures.is_watch_list_refusal(exc):
+                raise failures.WatchListUnsupported(failures.one_line(exc)) from exc
+            if failures.is_expired_error(exc):
+                raise failures.Expired(failures.classify(exc).detail) from exc
+            raise
+
+    def _list(self) -> None:
+        version = self.versions.for_list()
+        self._sync_version = version
+        try:
+            response = self._listwatch.list(resource_version=version)
+        except ApiError as exc:
+            if failures.is_expired_error(exc):
+                raise failures.Expired(failures.classify(exc).detail) from exc
+            raise
+        with self._stop.holding(response):
+            body = response.read()
+        items, rv = _parse_list(body)
+        del body
+        kept = tuple(self.resource.keep(item) for item in items)
+        del items
+        self._synced(kept, rv, how="listed")
+
+    def _stream_initial(self, events: Iterator[bytes]) -> None:
+        """Collect the ADDED events up to the bookmark that ends them; anything else first means the
+        server ignored sendInitialEvents. Each object is cut to what the core needs as it comes, so
+        the state is never held as one document."""
+        collected: list[ApiObject] = []
+        for line in events:
+            kind, obj = decode(line)
+            if kind == "ADDED":
+                collected.append(self.resource.keep(obj))
+                continue
+            if kind == "ERROR":
+                self._error_event(obj)
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            rv = _resource_version(obj)
+            if kind == "BOOKMARK" and annotations.get(INITIAL_EVENTS_END) == "true" and rv:
+                self.watch_list = True
+                self._synced(tuple(collected), rv, how="streamed")
+                return
+            msg = f"a {kind} event came before the end of the initial events"
+            raise failures.WatchListUnsupported(msg)
+        raise failures.StreamFailure(
+            failures.Failure("truncated_stream", "the stream ended before its initial events did")
         )
 
-    def _read(self, response: Response) -> int:
+    def _synced(self, items: tuple[ApiObject, ...], rv: str, *, how: str) -> None:
+        self._metrics.relists.labels(self.resource.name).inc()
+        self._metrics.saw_event()
+        self._emit(self.resource.resynced(items))
+        self.versions.synced(rv)
+        self._needs_sync = False
+        self._sync_version = None
+        log.info(
+            "%s: %s %d at resourceVersion %s",
+            self.resource.name,
+            how,
+            len(items),
+            rv,
+            extra=self._extra(count=len(items)),
+        )
+
+    def _read(self, events: Iterator[bytes]) -> int:
         received = 0
-        with self._stop.holding(response):
-            self._connected()
-            try:
-                for line in lines.iter_lines(response):
-                    self._handle(line)
-                    received += 1
-                    if received == 1:
-                        self._progressed()
-            except lines.TruncatedStream as exc:
-                raise failures.StreamFailure(failures.Failure("truncated_stream", str(exc))) from exc
+        try:
+            for line in events:
+                self._handle(line)
+                received += 1
+                if received == 1:
+                    self._progressed()
+        except lines.TruncatedStream as exc:
+            raise failures.StreamFailure(failures.Failure("truncated_stream", str(exc))) from exc
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            detail = f"no event and no bookmark for {self._settings.inactivity_timeout:g}s"
+            raise failures.StreamFailure(failures.Failure("inactive_watch", detail)) from exc
         return received
 
     def _handle(self, line: bytes) -> None:
         kind, obj = decode(line)
         if kind == "ERROR":
-            if failures.is_expired(obj):
-                raise failures.Expired(failures.one_line(obj.get("message", "410 Gone")))
-            raise failures.StreamFailure(failures.status_failure(obj))
+            self._error_event(obj)
         if kind in _UPSERTS:
             self._emit(self.resource.upserted(obj))
         elif kind == "DELETED":
@@ -177,19 +237,29 @@ class Watcher:
         self._metrics.saw_event()
         rv = _resource_version(obj)
         if rv:
-            self._rv = rv
+            self.versions.seen(rv)
         log.debug(
             "%s: %s at resourceVersion %s", self.resource.name, kind, rv, extra=self._extra(event_type=kind)
         )
 
+    def _error_event(self, status: dict[str, Any]) -> None:
+        if failures.is_expired(status):
+            raise failures.Expired(failures.one_line(status.get("message", "410 Gone")))
+        raise failures.StreamFailure(failures.status_failure(status))
+
+    # -- outcomes -----------------------------------------------------------------------------
+
     def _connected(self) -> None:
         if self.live:
-            log.debug("%s: watching again from resourceVersion %s", self.resource.name, self._rv)
+            log.debug("%s: watching again from resourceVersion %s", self.resource.name, self.versions.last)
             return
         self.live = True
         if self._outage_since is None:
             log.info(
-                "%s: watch connected at resourceVersion %s", self.resource.name, self._rv, extra=self._extra()
+                "%s: watch connected at resourceVersion %s",
+                self.resource.name,
+                self.versions.last,
+                extra=self._extra(),
             )
             return
         seconds = time.monotonic() - self._outage_since
@@ -197,14 +267,13 @@ class Watcher:
         log.info(
             "%s: watch connected at resourceVersion %s; outage over after %.1fs",
             self.resource.name,
-            self._rv,
+            self.versions.last,
             seconds,
             extra=self._extra(outage_seconds=round(seconds, 3)),
         )
 
     def _progressed(self) -> None:
         self._failures = 0
-        self._expiries = 0
         self._backoff.reset()
 
     def _failed(self, failure: failures.Failure) -> None:
@@ -217,7 +286,7 @@ class Watcher:
         log.warning(
             "%s: %s failed (%s): %s; retrying in %.2fs",
             self.resource.name,
-            "list" if self._rv is None else "watch",
+            "watch" if self._sync_version is None else "sync",
             failure.reason,
             failure.detail,
             delay,
@@ -228,24 +297,27 @@ class Watcher:
         self._stop.wait(delay)
 
     def _expired(self, detail: str) -> None:
+        """A version the server cannot serve: after a watch's, sync again from it (relist.py); after
+        a list's or stream's, sync at once with a consistent read, unless that was one already."""
         self.live = False
-        self._expiries += 1
+        asked = self._sync_version
+        if asked == "":
+            self._failed(failures.Failure("expired", detail))  # nothing fresher to ask for: back off
+            return
+        self._sync_version = None
         log.info(
-            "%s: resourceVersion %s expired (%s); listing again",
+            "%s: resourceVersion %s cannot be served (%s); syncing again",
             self.resource.name,
-            self._rv,
+            self.versions.last if asked is None else asked,
             detail,
             extra=self._extra(),
         )
-        self._rv = None
-        # At once, even right after an outage's connection failures, unless the last list was
-        # answered by an immediate 410 again: then back off, so a server stuck on 410 is not
-        # hammered with lists.
-        if self._expiries > 1:
-            self._stop.wait(self._backoff.next_delay())
+        if asked is not None:
+            self.versions.refused()
+        self._needs_sync = True
 
     def _extra(self, **fields: object) -> dict[str, object]:
-        return {"resource": self.resource.name, "resource_version": self._rv, **fields}
+        return {"resource": self.resource.name, "resource_version": self.versions.last, **fields}
 
 
 def decode(line: bytes) -> tuple[str, dict[str, Any]]:
@@ -266,7 +338,7 @@ def decode(line: bytes) -> tuple[str, dict[str, Any]]:
     return event["type"], event["object"]
 
 
-def _parse_list(body: bytes) -> tuple[tuple[ApiObject, ...], str]:
+def _parse_list(body: bytes) -> tuple[list[ApiObject], str]:
     try:
         document = json.loads(body)
     except ValueError as exc:
@@ -279,7 +351,7 @@ def _parse_list(body: bytes) -> tuple[tuple[ApiObject, ...], str]:
     if not (isinstance(items, list) and all(isinstance(item, dict) for item in items) and rv):
         detail = f"a list response of {len(body)} bytes has no items or no resourceVersion"
         raise failures.StreamFailure(failures.Failure("malformed_json", detail))
-    return tuple(items), rv
+    return items, rv
 
 
 def _resource_version(obj: dict[str, Any]) -> str | None:
