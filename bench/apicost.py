@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
-from kube_control_plane import ControlPlane
+from kube_control_plane import AuditedRequest, ControlPlane
 
 import kubeapi
 from exporter import Exporter, wait_for
@@ -29,33 +26,11 @@ RELISTS = "pod_meta_exporter_relists_total"
 RESTARTS = "pod_meta_exporter_watch_restarts_total"
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    received: float  # time.time() of requestReceivedTimestamp
-    verb: str
-    resource: str
-    uri: str
-    code: int | None  # None while the request (a watch) is still open
-    ended: bool
-
-    @property
-    def timeout_seconds(self) -> int | None:
-        values = parse_qs(urlsplit(self.uri).query).get("timeoutSeconds")
-        return int(values[0]) if values else None
-
-    @property
-    def query(self) -> str:
-        """The query without the fieldSelector every request carries."""
-        pairs = parse_qs(urlsplit(self.uri).query)
-        pairs.pop("fieldSelector", None)
-        return "&".join(f"{key}={values[0]}" for key, values in pairs.items())
-
-
 @dataclass
 class Window:
     name: str
     seconds: float
-    requests: list[Request] = field(default_factory=list)
+    requests: list[AuditedRequest] = field(default_factory=list)
 
     def by_verb(self) -> Counter[tuple[str, str]]:
         return Counter((r.verb, r.resource) for r in self.requests)
@@ -80,41 +55,6 @@ class Result:
     @property
     def idle_cpu_percent_max_window(self) -> float:
         return max((100 * c / s for s, c in self.cpu_windows if s), default=float("nan"))
-
-
-def audit_policy(user: str) -> dict[str, object]:
-    """Metadata for the exporter's user only; one event per request stage after RequestReceived."""
-    return {
-        "apiVersion": "audit.k8s.io/v1",
-        "kind": "Policy",
-        "omitStages": ["RequestReceived"],
-        "rules": [{"level": "Metadata", "users": [user]}, {"level": "None"}],
-    }
-
-
-def read_audit(path: Path, user: str) -> list[Request]:
-    """One Request per auditID (its last stage wins), oldest first."""
-    latest: dict[str, dict[str, object]] = {}
-    for line in path.read_text().splitlines():
-        event = json.loads(line)
-        if event.get("user", {}).get("username") == user:
-            latest[event["auditID"]] = event
-    requests = []
-    for event in latest.values():
-        received = datetime.fromisoformat(str(event["requestReceivedTimestamp"])).timestamp()
-        status = event.get("responseStatus")
-        ref = event.get("objectRef") or {}
-        requests.append(
-            Request(
-                received=received,
-                verb=str(event["verb"]),
-                resource=str(ref.get("resource", "-")) if isinstance(ref, dict) else "-",
-                uri=str(event["requestURI"]),
-                code=status.get("code") if isinstance(status, dict) else None,
-                ended=event["stage"] in ("ResponseComplete", "Panic"),
-            )
-        )
-    return sorted(requests, key=lambda r: r.received)
 
 
 def _quiet(exporter: Exporter, *, seconds: float, window: float) -> list[tuple[float, float]]:
@@ -174,12 +114,8 @@ def run(
     cpu_window: float,
     pythonpath: Path | None = None,
 ) -> Result:
-    audit_log = workdir / "audit.log"
-    policy_file = workdir / "audit-policy.json"
-    policy_file.write_text(json.dumps(audit_policy(USER)))
-    audit_args = [f"--audit-log-path={audit_log}", f"--audit-policy-file={policy_file}"]
     marks = []
-    with ControlPlane(binaries, apiserver_args=audit_args, workdir=workdir / "controlplane") as cp:
+    with ControlPlane(binaries, workdir=workdir / "controlplane", audited_user=USER) as cp:
         api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
         kubeapi.prepare_cluster(api)
         kubeconfig = workdir / "exporter.kubeconfig"
@@ -207,7 +143,7 @@ def run(
             cpu_windows = _quiet(exporter, seconds=quiet_seconds, window=cpu_window)
             marks.append(time.time())
             since_event = exporter.metrics().value("pod_meta_exporter_seconds_since_last_event")
-            _restart(cp, exporter, [*audit_args, "--watch-cache=false"])
+            _restart(cp, exporter, ["--watch-cache=false"])
             time.sleep(2)
             marks.append(time.time())
             files_ok = _forced_410(cp, exporter, api, pods)
@@ -215,7 +151,7 @@ def run(
             marks.append(time.time())
             relists = exporter.metrics().value(RELISTS)
         api.close()
-        requests = read_audit(audit_log, USER)
+        requests = cp.audited_requests()
     names = ["start (until synced)", "quiet", "API server restart (watch cache off)", "forced 410"]
     windows = [Window(name, marks[i + 1] - marks[i]) for i, name in enumerate(names)]
     for request in requests:

@@ -38,6 +38,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,6 +54,7 @@ __all__ = [
     "CONTROLPLANE_MODULES",
     "SERVICE_ACCOUNT_ISSUER",
     "SERVICE_CLUSTER_IP_RANGE",
+    "AuditedRequest",
     "Binaries",
     "ControlPlane",
     "ControlPlaneError",
@@ -63,6 +65,7 @@ __all__ = [
     "ensure_binaries",
     "find_binaries",
     "locate",
+    "read_audit_log",
     "run_build_script",
 ]
 
@@ -481,13 +484,15 @@ class ControlPlane:
         keep_workdir: bool = False,
         start_timeout: float = 90.0,
         address: str = _LOOPBACK,
+        audited_user: str | None = None,
     ) -> None:
         """``apiserver_args``/``etcd_args`` are appended after the defaults, so a
         repeated scalar flag (e.g. ``--watch-cache=false``) overrides a default.
         ``workdir`` (default: a new temp dir) holds certs, etcd data, the
         kubeconfig and logs; a temp dir is removed by close() unless
         ``keep_workdir``. kube-apiserver serves on ``address`` (its certificate names it too);
-        etcd always listens on loopback."""
+        etcd always listens on loopback. The requests of ``audited_user`` are written to an audit
+        log (audited_requests()), across restarts."""
         if binaries is None:
             binaries = find_binaries()
             if binaries is None:
@@ -501,6 +506,7 @@ class ControlPlane:
         self.etcd_args: list[str] = list(etcd_args)
         self.start_timeout = start_timeout
         self.address = address
+        self.audited_user = audited_user
         self._owns_workdir = workdir is None
         self._keep_workdir = keep_workdir
         self.workdir = (
@@ -543,6 +549,10 @@ class ControlPlane:
         return self.workdir / "tokens.csv"
 
     @property
+    def audit_log_path(self) -> Path:
+        return self.workdir / "audit.log"
+
+    @property
     def etcd_data_dir(self) -> Path:
         return self.workdir / "etcd-data"
 
@@ -569,6 +579,13 @@ class ControlPlane:
     @property
     def apiserver_running(self) -> bool:
         return self._apiserver is not None and self._apiserver.exited() is None
+
+    def audited_requests(self) -> list[AuditedRequest]:
+        """The audited user's requests so far, oldest first."""
+        if self.audited_user is None:
+            msg = "this control plane audits nobody"
+            raise ControlPlaneError(msg)
+        return read_audit_log(self.audit_log_path, self.audited_user)
 
     def dump_logs(self, lines: int = 200) -> str:
         """The last ``lines`` lines of each log, for a failing test's report."""
@@ -645,6 +662,8 @@ class ControlPlane:
             self.token_file, f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'.encode()
         )
         self._ssl_context = ssl.create_default_context(cafile=str(self.ca_file))
+        if self.audited_user is not None:
+            (self.workdir / "audit-policy.json").write_text(json.dumps(_audit_policy(self.audited_user)))
         self._pki_ready = True
 
     def _write_kubeconfig(self) -> None:
@@ -771,6 +790,14 @@ class ControlPlane:
             # The "kubernetes" Service endpoints would be 127.0.0.1, which
             # Endpoints validation rejects (loopback): don't reconcile them.
             "--endpoint-reconciler-type=none",
+            *(
+                [
+                    f"--audit-log-path={self.audit_log_path}",
+                    f"--audit-policy-file={self.workdir / 'audit-policy.json'}",
+                ]
+                if self.audited_user is not None
+                else []
+            ),
             *self.apiserver_args,
         ]
 
@@ -843,3 +870,70 @@ class ControlPlane:
         except urllib.error.HTTPError as exc:
             with exc:
                 return exc.code, exc.read()
+
+
+# --------------------------------------------------------------------------
+# The audit log
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedRequest:
+    """One request of the audited user, as the API server's audit log records it."""
+
+    received: float  # time.time() of requestReceivedTimestamp
+    verb: str
+    resource: str
+    uri: str
+    code: int | None  # None while the request (a watch) is still open
+    ended: bool
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return {key: values[-1] for key, values in parse_qs(urlsplit(self.uri).query).items()}
+
+    @property
+    def timeout_seconds(self) -> int | None:
+        value = self.parameters.get("timeoutSeconds")
+        return int(value) if value else None
+
+    @property
+    def query(self) -> str:
+        """The query without the fieldSelector every request carries."""
+        pairs = {k: v for k, v in self.parameters.items() if k != "fieldSelector"}
+        return "&".join(f"{key}={value}" for key, value in pairs.items())
+
+
+def _audit_policy(user: str) -> dict[str, object]:
+    """Metadata for one user only; one event per request stage after RequestReceived."""
+    return {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata", "users": [user]}, {"level": "None"}],
+    }
+
+
+def read_audit_log(path: Path, user: str) -> list[AuditedRequest]:
+    """One AuditedRequest per auditID (its last stage wins), oldest first."""
+    latest: dict[str, dict[str, Any]] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("user", {}).get("username") == user:
+                latest[event["auditID"]] = event
+    requests = []
+    for event in latest.values():
+        status = event.get("responseStatus")
+        ref = event.get("objectRef") or {}
+        requests.append(
+            AuditedRequest(
+                received=datetime.datetime.fromisoformat(str(event["requestReceivedTimestamp"])).timestamp(),
+                verb=str(event["verb"]),
+                resource=str(ref.get("resource", "-")) if isinstance(ref, dict) else "-",
+                uri=str(event["requestURI"]),
+                code=status.get("code") if isinstance(status, dict) else None,
+                ended=event["stage"] in ("ResponseComplete", "Panic"),
+            )
+        )
+    return sorted(requests, key=lambda r: r.received)
