@@ -97,10 +97,13 @@ def summary(pytestconfig: pytest.Config) -> list[str]:
 @pytest.fixture(scope="session")
 def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     """etcd + kube-apiserver (and its admin kubeconfig, control_plane.kubeconfig_path), with a Node
-    object per simulated node; closed, its processes gone, even after failures."""
+    object per simulated node, auditing deploy/'s ServiceAccount's requests; closed, its processes
+    gone, even after failures."""
     binaries = control_plane_binaries()
     assert not isinstance(binaries, str), binaries  # pytest_runtest_setup skipped the test
-    with ControlPlane(binaries, apiserver_args=harness.APISERVER_ARGS) as control_plane:
+    with ControlPlane(
+        binaries, apiserver_args=harness.APISERVER_ARGS, audited_user=harness.SERVICE_ACCOUNT_USER
+    ) as control_plane:
         admin = harness.admin_of(control_plane)
         wait_for(lambda: admin.call("GET", "/readyz")[0] == 200, timeout=30, what="/readyz")
         for node in harness.NODES:

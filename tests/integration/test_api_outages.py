@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from integration import harness
     from integration.harness import Exporter, Exporters
-    from integration.kube_control_plane import ControlPlane
+    from integration.kube_control_plane import AuditedRequest, ControlPlane
 
 pytestmark = pytest.mark.integration
 
@@ -103,11 +103,16 @@ def test_a_410_gone_leads_to_a_relist_that_notices_the_deletions_made_meanwhile(
     remaining = {pod_file(namespace, "g2"), pod_file(namespace, "g3")}
     wait_for(lambda: files(exporter, namespace) == remaining, timeout=RETENTION + 10, what="g0, g1 removed")
     assert time.monotonic() - resumed >= RETENTION  # they were kept for the retention first
-    pods_log = [record["message"] for record in exporter.log_records() if record.get("resource") == "pods"]
-    expired = next(i for i, message in enumerate(pods_log) if "cannot be served" in message)
+    pods_log = [record for record in exporter.log_records() if record.get("resource") == "pods"]
+    expired = next(i for i, record in enumerate(pods_log) if "cannot be served" in record["message"])
     # Its watch had been answered 200: the 410 came as an ERROR event in the stream.
-    assert "watch connected" in pods_log[expired - 1], pods_log
+    assert "watch connected" in pods_log[expired - 1]["message"], pods_log
     wait_for(lambda: exporter.readyz() == 200, timeout=10, what="/readyz 200")
+    # It synced again from the last version it had seen, as client-go's reflector does: never back
+    # in time, never a quorum read for thousands of nodes at once. (The API server's audit log.)
+    last_seen = pods_log[expired]["resource_version"]
+    syncs = [r for r in exporter_requests(control_plane, exporter) if is_sync(r)]
+    assert [r.parameters.get("resourceVersion", "") for r in syncs] == ["", last_seen]
 
 
 def files(exporter: Exporter, namespace: str) -> set[str]:
@@ -120,3 +125,15 @@ def api_errors(exporter: Exporter) -> float:
         for sample in exporter.samples()
         if sample.name == "pod_meta_exporter_api_errors_total" and sample.labels.get("resource") == "pods"
     )
+
+
+def exporter_requests(control_plane: ControlPlane, exporter: Exporter) -> list[AuditedRequest]:
+    """The audited requests (deploy/'s ServiceAccount) since this exporter started: the exporters of
+    earlier tests are stopped by then."""
+    started = time.time() - (time.monotonic() - exporter.started_at)
+    return [r for r in control_plane.audited_requests() if r.received >= started and r.resource == "pods"]
+
+
+def is_sync(request: AuditedRequest) -> bool:
+    """A list, or a watch that streams the initial state first."""
+    return request.verb == "list" or request.parameters.get("sendInitialEvents") == "true"
