@@ -3,10 +3,12 @@ the watch back instead of letting events pile up."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
 import tracemalloc
+import weakref
 from typing import TYPE_CHECKING
 
 import pytest
@@ -166,3 +168,27 @@ def test_a_slow_store_holds_the_watch_back_with_the_inbox_bounded_and_no_event_l
     assert growth_later - growth_slow < 1_000_000, (growth_slow, growth_later)
     for i in (0, pods // 2, pods - 1):
         assert json.loads(store.files[f"default_p-{i}.meta"])["metadata"]["uid"] == f"uid-p-{i}"
+
+
+class Traceable(dict):  # type: ignore[type-arg]
+    """An API object that a weak reference can follow (a plain dict cannot)."""
+
+
+@pytest.mark.timeout(30)
+def test_a_handled_list_is_not_held_while_the_loop_waits_for_the_next_event() -> None:
+    listed = Traceable(podfactory.pod())
+    cluster, store = FakeCluster(), MemoryStore()
+    service = make_service(cluster, store, SystemClock())
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        cluster.emit(events.PodsResynced((listed,)))
+        wait_for(lambda: "shop_web-0.meta" in store.files, what="the listed pod's file")
+        gone = weakref.ref(listed)
+        del listed
+        gc.collect()
+
+        assert gone() is None  # the loop is waiting, and holds nothing of the list it handled
+    finally:
+        service.stop()
+        runner.join(timeout=5)

@@ -105,11 +105,13 @@ class Service:
             while True:
                 wake = self.directory.next_wakeup()
                 timeout = None if wake is None else max(0.0, wake - self.clock.now())
+                # The batch is emptied by _step(): no reference to an event (it may be a whole
+                # list) outlives its handling while this loop waits for the next.
                 try:
-                    first = self._inbox.get(timeout=timeout)
+                    batch = [self._inbox.get(timeout=timeout)]
                 except queue.Empty:
-                    first = None
-                status = self._step(self.clock.now(), [] if first is None else [first])
+                    batch = []
+                status = self._step(self.clock.now(), batch)
                 if status is not None:
                     return status
         finally:
@@ -161,7 +163,6 @@ class Service:
             self._slots.release()
             self._handle(item.event)
             received.append(item.at)
-        # Not held while waiting for the next batch: the initial list would stay resident.
         batch.clear()
         item = None
         self._reconcile(now)

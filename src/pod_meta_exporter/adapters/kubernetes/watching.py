@@ -157,9 +157,10 @@ class Watcher:
             body = response.read()
         items, rv = _parse_list(body)
         del body
-        kept = tuple(self.resource.keep(item) for item in items)
-        del items
-        self._synced(kept, rv, how="listed")
+        # Whole, not cut to what the core needs as a stream's objects are: everything is parsed
+        # already, and cut objects made among the parsed ones pin their memory pages once those
+        # are freed (500 pods: 46.2 MiB settled, against 42.8 whole).
+        self._synced(tuple(items), rv, how="listed")
 
     def _stream_initial(self, events: Iterator[bytes]) -> None:
         """Collect the ADDED events up to the bookmark that ends them; anything else first means the
