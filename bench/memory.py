@@ -1,5 +1,6 @@
 """Exporter RSS with 0, 110, 500 and 2,000 pods on its node, in a pod and with a kubeconfig side by
-side; what its imports alone cost; and how long a start spends importing, in each mode."""
+side, and at a restart with the state streamed (WatchList) or listed; what its imports alone cost;
+and how long a start spends importing, in each mode."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ IMPORTS: tuple[tuple[str, str], ...] = (
     ("`dependency_injector` (containers, providers)", "import dependency_injector.containers"),
 )
 MODES = ("in a pod", "kubeconfig")
+RESTART_STREAMED = "restart, state streamed"
+RESTART_LISTED = "restart, state listed (WatchList off)"
 
 
 @dataclass
@@ -91,9 +94,19 @@ def import_rss(pythonpath: Path | None = None) -> list[tuple[str, int]]:
     return figures
 
 
-def _create(api: kubeapi.Api, pods: list[dict[str, object]], *, threads: int = 4) -> None:
-    with ThreadPoolExecutor(threads) as pool:
+def _create_up_to(
+    api: kubeapi.Api, factory: kubeapi.Pods, created: list[dict[str, object]], count: int
+) -> list[dict[str, object]]:
+    """The pods created to bring `created` up to `count`, four at a time."""
+    pods = factory.batch(range(len(created), count), prefix="mem")
+    with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda pod: kubeapi.create_pod(api, pod), pods))
+    return pods
+
+
+def _delete(api: kubeapi.Api, pods: list[dict[str, object]]) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda pod: kubeapi.delete_pod(api, pod), pods))
 
 
 class _Modes:
@@ -168,15 +181,28 @@ def run(
         )
     with modes.both("watching") as exporters:
         _measure(result, exporters, "0 pods (synced)", pods=0)
-        created = 0
+        created: list[dict[str, object]] = []
         for count in counts:
-            _create(api, factory.batch(range(created, count), prefix="mem"))
-            created = count
+            created += _create_up_to(api, factory, created, count)
             label = f"{count:,} pods"
             _measure(result, exporters, label, pods=count)
-            # A restart on this node: the same pods arrive in one list instead of one by one.
-            with modes.both(f"listed-{count}") as listed:
-                _measure(result, listed, f"{label}, listed at start", pods=count)
+            # A restart on this node: the same pods arrive at once, streamed in the watch.
+            with modes.both(f"streamed-{count}") as restarted:
+                _measure(result, restarted, f"{label}, {RESTART_STREAMED}", pods=count)
+    # The same restarts against a server with WatchList off, which the exporter lists instead. A
+    # pair of exporters of its own, so that the watching pair above never saw that server.
+    _delete(api, created)
+    cp.stop_apiserver()
+    cp.start_apiserver(["--feature-gates=WatchList=false"])
+    try:
+        created = []
+        for count in counts:
+            created += _create_up_to(api, factory, created, count)
+            with modes.both(f"listed-{count}") as restarted:
+                _measure(result, restarted, f"{count:,} pods, {RESTART_LISTED}", pods=count)
+    finally:
+        cp.stop_apiserver()
+        cp.start_apiserver([])
     api.close()
     result.imports_kib = import_rss(pythonpath)
     return result
