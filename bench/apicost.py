@@ -33,7 +33,20 @@ class Window:
     requests: list[AuditedRequest] = field(default_factory=list)
 
     def by_verb(self) -> Counter[tuple[str, str]]:
-        return Counter((r.verb, r.resource) for r in self.requests)
+        """Requests by verb ("watch (state streamed)" for a WatchList one) and resource."""
+        return Counter((verb(r), r.resource) for r in self.requests)
+
+    def syncs(self) -> int:
+        """Lists, and watches that stream the state first: the requests that fetch every pod."""
+        return sum(1 for r in self.requests if r.verb == "list" or is_stream(r))
+
+
+def is_stream(request: AuditedRequest) -> bool:
+    return request.parameters.get("sendInitialEvents") == "true"
+
+
+def verb(request: AuditedRequest) -> str:
+    return "watch (state streamed)" if is_stream(request) else request.verb
 
 
 @dataclass
