@@ -192,17 +192,12 @@ def run(
     # The same restarts against a server with WatchList off, which the exporter lists instead. A
     # pair of exporters of its own, so that the watching pair above never saw that server.
     _delete(api, created)
-    cp.stop_apiserver()
-    cp.start_apiserver(["--feature-gates=WatchList=false"])
-    try:
+    with cp.restarted_with(["--feature-gates=WatchList=false"]):
         created = []
         for count in counts:
             created += _create_up_to(api, factory, created, count)
             with modes.both(f"listed-{count}") as restarted:
                 _measure(result, restarted, f"{count:,} pods, {RESTART_LISTED}", pods=count)
-    finally:
-        cp.stop_apiserver()
-        cp.start_apiserver([])
     api.close()
     result.imports_kib = import_rss(pythonpath)
     return result

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from types import TracebackType
 
 __all__ = [
@@ -823,6 +823,19 @@ class ControlPlane:
         except BaseException:
             self.stop_apiserver()
             raise
+
+    @contextlib.contextmanager
+    def restarted_with(self, apiserver_args: Sequence[str]) -> Iterator[None]:
+        """kube-apiserver restarted with these arguments in place of its own, and with its own
+        again afterwards, whatever happens."""
+        previous = list(self.apiserver_args)
+        self.stop_apiserver()
+        try:
+            self.start_apiserver(apiserver_args)
+            yield
+        finally:
+            self.stop_apiserver()
+            self.start_apiserver(previous)
 
     def stop_apiserver(self, timeout: float = _STOP_TIMEOUT) -> None:
         """Stop only kube-apiserver (etcd keeps running); no-op if stopped."""

@@ -57,15 +57,9 @@ def test_after_an_api_server_outage_the_exporter_reconnects_with_exactly_the_rig
 
 @pytest.fixture
 def watch_cache_disabled(control_plane: ControlPlane) -> Iterator[None]:
-    """kube-apiserver serving watches from etcd, so a compacted resourceVersion gets a 410;
-    its default arguments are restored afterwards, whatever happens."""
-    control_plane.stop_apiserver()
-    try:
-        control_plane.start_apiserver([*APISERVER_ARGS, "--watch-cache=false"])
+    """kube-apiserver serving watches from etcd, so a compacted resourceVersion gets a 410."""
+    with control_plane.restarted_with([*APISERVER_ARGS, "--watch-cache=false"]):
         yield
-    finally:
-        control_plane.stop_apiserver()
-        control_plane.start_apiserver(APISERVER_ARGS)
 
 
 @pytest.mark.timeout(150)

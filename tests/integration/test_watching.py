@@ -45,14 +45,9 @@ def test_the_state_streams_in_one_watch_and_nothing_is_listed(
 
 @pytest.fixture
 def watch_list_off(control_plane: ControlPlane) -> Iterator[None]:
-    """kube-apiserver with the WatchList feature gate off, as an older server; restored afterwards."""
-    control_plane.stop_apiserver()
-    try:
-        control_plane.start_apiserver([*APISERVER_ARGS, "--feature-gates=WatchList=false"])
+    """kube-apiserver with the WatchList feature gate off, as an older server."""
+    with control_plane.restarted_with([*APISERVER_ARGS, "--feature-gates=WatchList=false"]):
         yield
-    finally:
-        control_plane.stop_apiserver()
-        control_plane.start_apiserver(APISERVER_ARGS)
 
 
 @pytest.mark.timeout(90)
