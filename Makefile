@@ -23,6 +23,8 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench noxfile.py scripts
 	$(BIN)/ruff format --check src tests bench noxfile.py scripts
 	$(BIN)/lint-imports
+	bash scripts/actionlint.sh
+	$(BIN)/zizmor --offline --quiet .
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -22,6 +22,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", *SOURCES)
     session.run("ruff", "format", "--check", *SOURCES)
     session.run("lint-imports")
+    session.run("bash", "scripts/actionlint.sh", external=True)
+    session.run("zizmor", "--offline", "--quiet", ".")
 
 
 @nox.session(python=PYTHON)
