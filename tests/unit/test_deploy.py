@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import ipaddress
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +15,7 @@ import yaml
 
 import deploy_manifests
 from deploy_manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR, REPO
+from e2e import harness
 from pod_meta_exporter.entrypoints import cli, settings
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ Plugin = dict[str, str]  # one input, filter or output; keys lowercased, values 
 class Setup:
     """One Fluent Bit pod: its configuration, its fluent-bit container and its exporter sidecar."""
 
+    service: Plugin
     inputs: list[Plugin]
     filters: list[Plugin]
     outputs: list[Plugin]
@@ -56,13 +60,14 @@ def rendered(directory: Path) -> list[Manifest]:
     return deploy_manifests.deploy_manifests(directory)
 
 
-def kustomize_setup(directory: Path, *, config_key: str | None = None) -> Setup:
+def kustomize_setup(directory: Path, *, fluent_bit_container: str = "fluent-bit") -> Setup:
     objects = rendered(directory)
     pod = one(objects, "DaemonSet")["spec"]["template"]["spec"]
-    fluent_bit = container(pod["containers"], "fluent-bit")
-    config = yaml.safe_load(config_text(objects, pod, fluent_bit, config_key))
+    fluent_bit = container(pod["containers"], fluent_bit_container)
+    config = yaml.safe_load(config_text(objects, pod, fluent_bit))
     pipeline = config["pipeline"]
     return Setup(
+        service=plugin(config["service"]),
         inputs=[plugin(p) for p in pipeline["inputs"]],
         filters=[plugin(p) for p in pipeline["filters"]],
         outputs=[plugin(p) for p in pipeline["outputs"]],
@@ -81,6 +86,7 @@ def helm_setup() -> Setup:
         "volumeMounts": values["extraVolumeMounts"],
     }
     return Setup(
+        service={},  # the chart's own
         inputs=classic_sections(values["config"]["inputs"], "INPUT"),
         filters=classic_sections(values["config"]["filters"], "FILTER"),
         outputs=[],  # the chart's own
@@ -211,6 +217,17 @@ def test_fluent_bit_does_not_read_back_its_own_stdout() -> None:
     assert fnmatch.fnmatch(own_log, tail["exclude_path"])
 
 
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
+def test_fluent_bit_waits_out_a_cold_clusters_dns_before_its_liveness_probe_counts(directory: Path) -> None:
+    fluent_bit = container(pod_spec(directory)["containers"], "fluent-bit")
+    liveness, startup = fluent_bit["livenessProbe"], fluent_bit["startupProbe"]
+    assert startup["httpGet"] == liveness["httpGet"]
+    # The kubernetes filter waits DNS_Wait_Time (30 s) after each of DNS_Retries (6) failed
+    # lookups of the API server before Fluent Bit serves HTTP.
+    allowed = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+    assert allowed >= 6 * 30 + 30, startup
+
+
 def test_fluent_bit_runs_a_pinned_release() -> None:
     (fluent_bit,) = (c for c in pod_spec(BASE_DIR)["containers"] if c["name"] == "fluent-bit")
     name, tag, _ = deploy_manifests.split_image(fluent_bit["image"])
@@ -320,22 +337,61 @@ def test_the_exporter_image_can_be_overridden_with_kustomize_images() -> None:
 # --- The e2e overlay -------------------------------------------------------------------------
 
 
+HTTP_SERVER_KEYS = {"http_server", "http_listen", "http_port", "health_check"}
+
+
 def test_the_e2e_baseline_differs_from_the_base_only_by_the_preload_dir_and_http_server() -> None:
     base = kustomize_setup(E2E_OVERLAY_DIR)
-    baseline = kustomize_setup(E2E_OVERLAY_DIR, config_key="fluent-bit-baseline.yaml")
+    baseline = kustomize_setup(E2E_OVERLAY_DIR, fluent_bit_container="fluent-bit-baseline")
+    assert baseline.service == without(base.service, HTTP_SERVER_KEYS)
     assert base.inputs == baseline.inputs
     assert base.outputs == baseline.outputs
-    without_dir = {k: v for k, v in base.kubernetes_filter.items() if k != "kube_meta_preload_cache_dir"}
-    assert baseline.kubernetes_filter == without_dir
+    assert baseline.kubernetes_filter == without(base.kubernetes_filter, {"kube_meta_preload_cache_dir"})
     assert base.outputs == [{"name": "stdout", "match": "*", "format": "json_lines"}]
 
 
-def test_the_e2e_baseline_runs_the_same_fluent_bit() -> None:
+def test_the_e2e_offline_fluent_bit_differs_from_the_base_only_by_an_api_server_that_cannot_answer() -> None:
+    base = kustomize_setup(E2E_OVERLAY_DIR)
+    offline = kustomize_setup(E2E_OVERLAY_DIR, fluent_bit_container="fluent-bit-offline")
+    assert offline.service == without(base.service, HTTP_SERVER_KEYS)
+    assert base.inputs == offline.inputs
+    assert base.outputs == offline.outputs
+    kube_url = offline.kubernetes_filter["kube_url"]
+    assert without(offline.kubernetes_filter, {"kube_url"}) == base.kubernetes_filter
+    # Refused at once on the pod's own loopback, and an IP: the filter's start waits on DNS otherwise.
+    host = urllib.parse.urlsplit(kube_url).hostname or ""
+    assert ipaddress.ip_address(host).is_loopback, kube_url
+    directory = offline.kubernetes_filter["kube_meta_preload_cache_dir"]
+    assert mount_at(offline.fluent_bit, directory)["name"] == mount_at(base.fluent_bit, directory)["name"]
+
+
+@pytest.mark.parametrize("variant", ["fluent-bit-baseline", "fluent-bit-offline"])
+def test_the_e2e_variants_run_the_same_fluent_bit(variant: str) -> None:
     containers = pod_spec(E2E_OVERLAY_DIR)["containers"]
     fluent_bit = container(containers, "fluent-bit")
-    baseline = container(containers, "fluent-bit-baseline")
-    assert baseline["image"] == fluent_bit["image"]
-    assert baseline["env"] == fluent_bit["env"]
+    other = container(containers, variant)
+    assert other["image"] == fluent_bit["image"]
+    assert other["env"] == fluent_bit["env"]
+
+
+def test_the_e2e_overlay_takes_fluent_bit_from_ghcr_at_the_base_release() -> None:
+    base = container(pod_spec(BASE_DIR)["containers"], "fluent-bit")
+    e2e = container(pod_spec(E2E_OVERLAY_DIR)["containers"], "fluent-bit")
+    name, tag, _ = deploy_manifests.split_image(e2e["image"])
+    assert name == "ghcr.io/fluent/fluent-bit"
+    assert tag == deploy_manifests.split_image(base["image"])[1]
+
+
+def test_the_e2e_pause_of_fluent_bit_stays_within_its_liveness_budget() -> None:
+    liveness = container(pod_spec(E2E_OVERLAY_DIR)["containers"], "fluent-bit")["livenessProbe"]
+    # The kubelet restarts after failureThreshold consecutive failures; the first may come just
+    # after the pause starts.
+    budget = (liveness.get("failureThreshold", 3) - 1) * liveness.get("periodSeconds", 10)
+    assert budget > harness.MAX_PAUSE
+
+
+def without(mapping: dict[str, str], keys: set[str]) -> dict[str, str]:
+    return {key: value for key, value in mapping.items() if key not in keys}
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -372,7 +428,7 @@ def mount_at(spec: Manifest, path: str) -> Manifest:
     return found
 
 
-def config_text(objects: list[Manifest], pod: Manifest, fluent_bit: Manifest, key: str | None) -> str:
+def config_text(objects: list[Manifest], pod: Manifest, fluent_bit: Manifest) -> str:
     """The ConfigMap entry that the container's --config= names, through its volume mount."""
     (config,) = (arg.removeprefix("--config=") for arg in fluent_bit["args"] if arg.startswith("--config="))
     directory, _, file_name = config.rpartition("/")
@@ -382,7 +438,7 @@ def config_text(objects: list[Manifest], pod: Manifest, fluent_bit: Manifest, ke
         for obj in objects
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == volume["configMap"]["name"]
     )
-    text: str = config_map["data"][key or file_name]
+    text: str = config_map["data"][file_name]
     return text
 
 
