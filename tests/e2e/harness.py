@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
@@ -18,7 +18,7 @@ from pod_meta_exporter.entrypoints.durations import parse_duration
 from waiting import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pytest_kind import KindCluster
 
@@ -28,20 +28,26 @@ SELECTOR = "app.kubernetes.io/name=fluent-bit"
 SHARED_DIR = "/var/kube_meta"
 FLUENT_BIT = "fluent-bit"  # reads the exporter's files
 BASELINE = "fluent-bit-baseline"  # the same configuration without them
+OFFLINE = "fluent-bit-offline"  # the files and no reachable API server
+FLUENT_BITS = (FLUENT_BIT, BASELINE, OFFLINE)
 EXPORTER = "pod-meta-exporter"
 INSPECTOR = "inspector"
 BUSYBOX = "busybox:1.36.1"
 
-READY_TIMEOUT = 300.0  # first run: image pulls into the kind node
+# Images are loaded before; Fluent Bit's startup probe allows 240 s for a cold cluster's DNS.
+READY_TIMEOUT = 360.0
 POD_TIMEOUT = 120.0
 RECORD_TIMEOUT = 60.0
 POLL = 0.5
-# Below the fluent-bit container's liveness budget (3 failed probes 10s apart).
-MAX_PAUSE = 20.0
+# Below the fluent-bit container's liveness budget in the overlay (9 failed probes 10 s apart).
+MAX_PAUSE = 60.0
+# Attempts at an idempotent kubectl command (exec, delete) before its error is the test's.
+ATTEMPTS = 3
 
 FIGURES = pytest.StashKey[list[str]]()
 
 Record = dict[str, Any]
+T = TypeVar("T")
 
 
 def retention_seconds() -> float:
@@ -67,6 +73,23 @@ class Pending(str):
 
 class KubectlError(RuntimeError):
     """kubectl failed; the message carries its stderr."""
+
+
+def poll(probe: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:
+    """wait_for, with a failed kubectl call inside the probe counted as "not yet".
+
+    About a hundred kubectl calls are made per test, and an exec can fail with "error dialing
+    backend" or a logs call with a dropped stream; the next poll usually succeeds. A call that
+    keeps failing still fails the test at the timeout, showing its error."""
+
+    def tolerant() -> T | Pending:
+        try:
+            return probe()
+        except KubectlError as error:
+            return Pending(f"kubectl failed: {error}")
+
+    # wait_for returns only a truthy value, and a Pending never is.
+    return cast("T", wait_for(tolerant, timeout=timeout, interval=interval, what=what))
 
 
 @dataclass(frozen=True)
@@ -96,13 +119,24 @@ class Stack:
             raise KubectlError(msg) from error
         return output
 
+    def kubectl_idempotent(self, *args: str) -> str:
+        """kubectl, run again after a failure: for commands that do the same when repeated."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self.kubectl(*args)
+            except KubectlError:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(attempt)
+        raise AssertionError  # unreachable: the last attempt returns or raises
+
     def get(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
     # --- The DaemonSet ---
 
     def wait_until_ready(self) -> None:
-        wait_for(self._rollout_done, timeout=READY_TIMEOUT, interval=2.0, what=f"DaemonSet {DAEMONSET} ready")
+        poll(self._rollout_done, timeout=READY_TIMEOUT, interval=2.0, what=f"DaemonSet {DAEMONSET} ready")
 
     def _rollout_done(self) -> bool | Pending:
         daemonset = self.get("daemonset", DAEMONSET, "-n", NAMESPACE)
@@ -124,7 +158,10 @@ class Stack:
         return str(pod)
 
     def inspect(self, node: str, *command: str) -> str:
-        return self.kubectl("exec", "-n", NAMESPACE, self.logging_pod(node), "-c", INSPECTOR, "--", *command)
+        """Run a command in the inspector container; only commands that can be repeated."""
+        return self.kubectl_idempotent(
+            "exec", "-n", NAMESPACE, self.logging_pod(node), "-c", INSPECTOR, "--", *command
+        )
 
     def shared_files(self, node: str) -> list[str]:
         return self.inspect(node, "ls", "-1A", SHARED_DIR).split()
@@ -158,7 +195,7 @@ class Stack:
         }
 
     def wait_for_record(self, pod: ShortLivedPod, node: str, container: str, *, since: datetime) -> Record:
-        return wait_for(
+        return poll(
             lambda: self.record_of(pod, node, container, since=since),
             timeout=RECORD_TIMEOUT,
             interval=POLL,
@@ -176,9 +213,9 @@ class Stack:
 
     @contextlib.contextmanager
     def fluent_bit_paused(self, node: str) -> Iterator[None]:
-        """SIGSTOP both Fluent Bit processes; SIGCONT on exit, before their liveness probes give up."""
+        """SIGSTOP every Fluent Bit process; SIGCONT on exit, before their liveness probes give up."""
         pids = self.fluent_bit_pids(node)
-        assert len(pids) == 2, f"expected fluent-bit and fluent-bit-baseline, found pids {pids}"
+        assert len(pids) == len(FLUENT_BITS), f"expected one process for each of {FLUENT_BITS}, found {pids}"
         self.inspect(node, "kill", "-STOP", *pids)
         paused_at = time.monotonic()
         try:
@@ -220,52 +257,63 @@ class Stack:
             phase = (seen or {}).get("status", {}).get("phase")
             return seen if phase in phases else Pending(f"phase {phase}")
 
-        found = wait_for(in_phase, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} in {phases}")
+        found = poll(in_phase, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} in {phases}")
         assert found["status"]["phase"] != "Failed", f"{pod.name} failed: {found['status']}"
         return found
 
     def exec_in(self, pod: ShortLivedPod, *command: str) -> str:
-        return self.kubectl("exec", "-n", pod.namespace, pod.name, "--", *command)
+        """Run a command in the pod; only commands that can be repeated."""
+        return self.kubectl_idempotent("exec", "-n", pod.namespace, pod.name, "--", *command)
 
     def delete_each_on_exit(self, pods: list[ShortLivedPod]) -> dict[str, str]:
         """Delete each pod as soon as it has exited, as a Job's TTL controller would; their nodes by name."""
         namespace = pods[0].namespace
         wanted = {pod.name for pod in pods}
-        nodes: dict[str, str] = {}
+        nodes: dict[str, str] = {}  # exited, with the node each ran on
+        deleted: set[str] = set()
 
         def all_deleted() -> bool | Pending:
             for item in self.get("pods", "-n", namespace)["items"]:
                 name = item["metadata"]["name"]
-                if (
-                    name in wanted
-                    and name not in nodes
-                    and item["status"].get("phase") in {"Succeeded", "Failed"}
-                ):
-                    self.kubectl("delete", "pod", name, "-n", namespace, "--wait=false")
-                    nodes[name] = item["spec"]["nodeName"]
-            return len(nodes) == len(wanted) or Pending(f"{len(nodes)} of {len(wanted)} exited and deleted")
+                if name in wanted and item["status"].get("phase") in {"Succeeded", "Failed"}:
+                    nodes.setdefault(name, item["spec"]["nodeName"])
+            # Noted before deleting: a delete whose reply was lost is sent again, harmlessly.
+            for name in sorted(nodes.keys() - deleted):
+                self.kubectl("delete", "pod", name, "-n", namespace, "--wait=false", "--ignore-not-found")
+                deleted.add(name)
+            return len(deleted) == len(wanted) or Pending(
+                f"{len(deleted)} of {len(wanted)} exited and deleted"
+            )
 
-        wait_for(all_deleted, timeout=POD_TIMEOUT, interval=0.2, what="every pod to exit and be deleted")
+        poll(all_deleted, timeout=POD_TIMEOUT, interval=0.2, what="every pod to exit and be deleted")
         return nodes
 
     def delete(self, pod: ShortLivedPod) -> None:
-        self.kubectl("delete", "pod", pod.name, "-n", pod.namespace, "--wait=false")
+        self.kubectl_idempotent(
+            "delete", "pod", pod.name, "-n", pod.namespace, "--wait=false", "--ignore-not-found"
+        )
 
     def wait_until_gone(self, pod: ShortLivedPod) -> None:
-        wait_for(lambda: self.pod(pod) is None, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} gone")
+        poll(lambda: self.pod(pod) is None, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} gone")
 
     # --- What a failure shows ---
 
-    def diagnostics(self) -> list[tuple[str, str]]:
-        sections = [("pods", self._try("get", "pods", "-A", "-o", "wide"))]
+    def diagnostics(self, *, tail: int | None = 200) -> list[tuple[str, str]]:
+        """What a failure shows: pods, events, and per logging pod each container's log (its last
+        `tail` lines; all with None) and the shared directory."""
+        sections = [
+            ("pods", self._try("get", "pods", "-A", "-o", "wide")),
+            ("events", self._try("get", "events", "-A", "--sort-by=.lastTimestamp")),
+        ]
         try:
             pods = self.get("pods", "-n", NAMESPACE, "-l", SELECTOR)["items"]
         except KubectlError as error:
             return [*sections, ("logging pods", str(error))]
+        last = "all lines" if tail is None else f"last {tail} lines"
         for pod in (p["metadata"]["name"] for p in pods):
-            for container in (FLUENT_BIT, EXPORTER, BASELINE):
-                logs = self._try("logs", "-n", NAMESPACE, pod, "-c", container, "--tail=200")
-                sections.append((f"{pod} {container}: last 200 lines", logs))
+            for container in (*FLUENT_BITS, EXPORTER):
+                logs = self._try("logs", "-n", NAMESPACE, pod, "-c", container, f"--tail={tail or -1}")
+                sections.append((f"{pod} {container}: {last}", logs))
             listing = self._try("exec", "-n", NAMESPACE, pod, "-c", INSPECTOR, "--", "ls", "-la", SHARED_DIR)
             sections.append((f"{pod} {SHARED_DIR}", listing))
         return sections

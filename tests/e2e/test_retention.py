@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from e2e import harness
-from waiting import wait_for
 
 if TYPE_CHECKING:
     from e2e.harness import Stack
@@ -23,7 +22,7 @@ def test_c_a_deleted_pods_file_is_removed_after_the_retention(stack: Stack, name
     retention = harness.retention_seconds()
     pod = stack.start_pod(namespace, case="retention")
     node = stack.wait_for_phase(pod, "Succeeded", "Failed")["spec"]["nodeName"]
-    wait_for(
+    harness.poll(
         lambda: pod.meta_file in stack.shared_files(node),
         timeout=harness.RECORD_TIMEOUT,
         interval=harness.POLL,
@@ -35,14 +34,14 @@ def test_c_a_deleted_pods_file_is_removed_after_the_retention(stack: Stack, name
     gone_at = time.monotonic()
     assert pod.meta_file in stack.shared_files(node), "removed at deletion, not after the retention"
 
-    wait_for(
+    harness.poll(
         lambda: pod.meta_file not in stack.shared_files(node),
         timeout=retention + 30,
         interval=harness.POLL,
         what=f"{pod.meta_file} to be removed",
     )
     assert time.monotonic() - gone_at >= retention - SLACK
-    wait_for(
+    harness.poll(
         lambda: not [name for name in stack.shared_files(node) if name.startswith(".tmp-")],
         timeout=10,
         interval=harness.POLL,
