@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import platform
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
 from deploy_manifests import E2E_OVERLAY_DIR, REPO
 from e2e import harness
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from pytest_kind import KindCluster
 
 HERE = Path(__file__).resolve().parent
 EXPORTER_IMAGE = "pod-meta-exporter:dev"  # deploy/fluent-bit/kustomization.yaml's images entry
+EXPORTER_REPOSITORY = "pod-meta-exporter"
+# Registries fail now and then (500s, anonymous rate limits): each pull and the cluster's creation
+# (which pulls the kind node image) get this many attempts, BACKOFF seconds times the attempt apart.
+ATTEMPTS = 3
+BACKOFF = 10.0
+# Where CI collects what a failure leaves: Fluent Bit's outputs, the exporter's log, kind's logs.
+ARTIFACTS_DIR = os.environ.get("E2E_ARTIFACTS_DIR")
 
 
 @functools.cache
@@ -76,26 +87,91 @@ def kind_cluster(request: pytest.FixtureRequest) -> Iterator[KindCluster]:
         kind_path=Path(option("kind_bin") or str(shutil.which("kind"))),
         kubectl_path=Path(option("kind_kubectl_bin") or str(shutil.which("kubectl"))),
     )
-    cluster.create()
+    retried(cluster.create)
     yield cluster
+    if ARTIFACTS_DIR and request.session.testsfailed:
+        kind = str(cluster.kind_path)
+        logs = str(Path(ARTIFACTS_DIR) / "kind-logs")
+        subprocess.run([kind, "export", "logs", logs, "--name", cluster.name], check=False)
     if not option("keep_cluster"):
         cluster.delete()
 
 
+def retried(action: Callable[[], object]) -> None:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            action()
+        except subprocess.CalledProcessError:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(BACKOFF * attempt)
+        else:
+            return
+
+
 @pytest.fixture(scope="session")
 def stack(kind_cluster: KindCluster) -> harness.Stack:
-    """The image built and loaded, tests/e2e/overlay applied, and its DaemonSet ready."""
-    subprocess.run(["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
-    load_image(kind_cluster, EXPORTER_IMAGE)
+    """Every image on the kind node, tests/e2e/overlay applied with this build, its DaemonSet ready.
+
+    The cluster pulls nothing: each image is pulled once on the host (retried) and loaded. The
+    exporter's image is tagged with its content ID, so a rerun on a kept cluster (--keep-cluster)
+    rolls the DaemonSet out to the image just built instead of keeping a stale one."""
     deployed = harness.Stack(kind_cluster)
-    deployed.kubectl("apply", "--kustomize", str(E2E_OVERLAY_DIR))
+    manifests = [
+        doc for doc in yaml.safe_load_all(deployed.kubectl("kustomize", str(E2E_OVERLAY_DIR))) if doc
+    ]
+    exporter_image = build_exporter_image()
+    others = sorted({*container_images(manifests), harness.BUSYBOX} - {EXPORTER_IMAGE})
+    for image in others:
+        retried(functools.partial(subprocess.run, ["docker", "pull", image], check=True))
+    for image in [exporter_image, *others]:
+        load_image(kind_cluster, image)
+    replaced = with_image(manifests, EXPORTER_IMAGE, exporter_image)
+    deployed.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(replaced))
     try:
         deployed.wait_until_ready()
     except AssertionError as error:
+        if ARTIFACTS_DIR:
+            write_artifacts(Path(ARTIFACTS_DIR) / "stack", deployed.diagnostics(tail=None))
         details = "\n\n".join(f"--- {title}\n{text}" for title, text in deployed.diagnostics())
         msg = f"{error}\n{details}"
         raise AssertionError(msg) from None
     return deployed
+
+
+def build_exporter_image() -> str:
+    subprocess.run(["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", EXPORTER_IMAGE],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tagged = f"{EXPORTER_REPOSITORY}:{re.sub(r'^sha256:', '', image_id)[:16]}"
+    subprocess.run(["docker", "tag", EXPORTER_IMAGE, tagged], check=True)
+    return tagged
+
+
+def container_images(manifests: list[dict[str, Any]]) -> set[str]:
+    return {
+        container["image"]
+        for manifest in manifests
+        if manifest["kind"] == "DaemonSet"
+        for container in manifest["spec"]["template"]["spec"]["containers"]
+    }
+
+
+def with_image(manifests: list[dict[str, Any]], old: str, new: str) -> list[dict[str, Any]]:
+    """The manifests with every container running `old` running `new`; at least one must."""
+    replaced = 0
+    for manifest in manifests:
+        if manifest["kind"] == "DaemonSet":
+            for container in manifest["spec"]["template"]["spec"]["containers"]:
+                if container["image"] == old:
+                    container["image"] = new
+                    replaced += 1
+    assert replaced, f"no container runs {old}: the overlay's images entry changed"
+    return manifests
 
 
 def load_image(cluster: KindCluster, image: str) -> None:
@@ -125,12 +201,25 @@ def namespace(stack: harness.Stack) -> Iterator[str]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """On a failure, attach both Fluent Bits' and the exporter's logs and the directory listing."""
+    """On a failure, attach the Fluent Bits' and the exporter's logs and the directory listing,
+    and with E2E_ARTIFACTS_DIR set, write them there too, one file each."""
     report = yield
     deployed = getattr(item, "funcargs", {}).get("stack")
     if report.failed and call.when == "call" and deployed is not None:
         report.sections.extend((f"e2e: {title}", text) for title, text in deployed.diagnostics())
+        if ARTIFACTS_DIR:
+            write_artifacts(Path(ARTIFACTS_DIR) / file_name(item.name), deployed.diagnostics(tail=None))
     return report
+
+
+def write_artifacts(directory: Path, sections: list[tuple[str, str]]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for title, text in sections:
+        (directory / f"{file_name(title)}.txt").write_text(text)
+
+
+def file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
