@@ -35,6 +35,7 @@ ATTEMPTS = 3
 BACKOFF = 10.0
 # Where CI collects what a failure leaves: Fluent Bit's outputs, the exporter's log, kind's logs.
 ARTIFACTS_DIR = os.environ.get("E2E_ARTIFACTS_DIR")
+REQUIRED = os.environ.get("E2E_REQUIRED", "") not in {"", "0", "false"}
 
 
 @functools.cache
@@ -54,16 +55,18 @@ def missing_prerequisites() -> tuple[str, ...]:
 def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport | None:
     # Every module here is reported skipped from this one place, so `-rs` shows one line. (A
     # skip raised from a fixture is reported at each test's own line; one raised while importing
-    # a conftest is an error.)
+    # a conftest is an error.) Where the suite must run (E2E_REQUIRED=1, as in the e2e workflow),
+    # a missing prerequisite fails it instead: a green job that tested nothing would mislead.
     if not isinstance(collector, pytest.Module) or collector.path.parent != HERE:
         return None
     missing = missing_prerequisites()
     if not missing:
         return None
+    message = f"e2e needs {', '.join(missing)}"
+    if REQUIRED:
+        return pytest.CollectReport(collector.nodeid, "failed", f"{message} (E2E_REQUIRED is set)", [])
     where = (str(Path(__file__)), missing_prerequisites.__wrapped__.__code__.co_firstlineno)
-    return pytest.CollectReport(
-        collector.nodeid, "skipped", (*where, f"Skipped: e2e needs {', '.join(missing)}"), []
-    )
+    return pytest.CollectReport(collector.nodeid, "skipped", (*where, f"Skipped: {message}"), [])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -140,7 +143,10 @@ def stack(kind_cluster: KindCluster) -> harness.Stack:
 
 
 def build_exporter_image() -> str:
-    subprocess.run(["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
+    # The build pulls its base images (and the Dockerfile frontend): retried like the pulls.
+    retried(
+        functools.partial(subprocess.run, ["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
+    )
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", EXPORTER_IMAGE],
         check=True,

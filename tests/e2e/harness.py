@@ -41,6 +41,8 @@ RECORD_TIMEOUT = 60.0
 POLL = 0.5
 # Below the fluent-bit container's liveness budget in the overlay (9 failed probes 10 s apart).
 MAX_PAUSE = 60.0
+# Each wait while Fluent Bit is paused, so that the pause stays under MAX_PAUSE.
+PAUSED_WAIT = 25.0
 # Attempts at an idempotent kubectl command (exec, delete) before its error is the test's.
 ATTEMPTS = 3
 
@@ -251,13 +253,13 @@ class Stack:
         found = self.kubectl("get", "pod", pod.name, "-n", pod.namespace, "--ignore-not-found", "-o", "json")
         return json.loads(found) if found.strip() else None
 
-    def wait_for_phase(self, pod: ShortLivedPod, *phases: str) -> Any:
+    def wait_for_phase(self, pod: ShortLivedPod, *phases: str, timeout: float = POD_TIMEOUT) -> Any:
         def in_phase() -> Any:
             seen = self.pod(pod)
             phase = (seen or {}).get("status", {}).get("phase")
             return seen if phase in phases else Pending(f"phase {phase}")
 
-        found = poll(in_phase, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} in {phases}")
+        found = poll(in_phase, timeout=timeout, interval=0.2, what=f"{pod.name} in {phases}")
         assert found["status"]["phase"] != "Failed", f"{pod.name} failed: {found['status']}"
         return found
 
@@ -293,8 +295,8 @@ class Stack:
             "delete", "pod", pod.name, "-n", pod.namespace, "--wait=false", "--ignore-not-found"
         )
 
-    def wait_until_gone(self, pod: ShortLivedPod) -> None:
-        poll(lambda: self.pod(pod) is None, timeout=POD_TIMEOUT, interval=0.2, what=f"{pod.name} gone")
+    def wait_until_gone(self, pod: ShortLivedPod, *, timeout: float = POD_TIMEOUT) -> None:
+        poll(lambda: self.pod(pod) is None, timeout=timeout, interval=0.2, what=f"{pod.name} gone")
 
     # --- What a failure shows ---
 

@@ -65,9 +65,9 @@ def test_b_a_line_read_only_after_its_pod_is_gone_is_still_enriched(stack: Stack
 
     with stack.fluent_bit_paused(node):
         stack.exec_in(pod, "touch", "/tmp/go")
-        stack.wait_for_phase(pod, "Succeeded", "Failed")
+        stack.wait_for_phase(pod, "Succeeded", "Failed", timeout=harness.PAUSED_WAIT)
         stack.delete(pod)
-        stack.wait_until_gone(pod)
+        stack.wait_until_gone(pod, timeout=harness.PAUSED_WAIT)
 
     assert_enriched(stack.wait_for_record(pod, node, FLUENT_BIT, since=since), pod)
     assert_enriched(stack.wait_for_record(pod, node, OFFLINE, since=since), pod)
