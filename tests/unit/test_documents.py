@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import podfactory
 from fluent_bit import fluent_bit_view
-from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.domain import workloads
+from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
+from pod_meta_exporter.domain.metadata import LAST_APPLIED_CONFIGURATION, KeyFilter, MetadataSelection
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fluent-bit" / "testdata"
 
@@ -140,3 +143,82 @@ def test_the_minimal_document_yields_fluent_bits_expected_records() -> None:
         assert str(statuses.get("containerID")).split("://")[-1] == record.get("docker_id")
         checked += 1
     assert checked >= 3
+
+
+# --- With labels and annotations selected ------------------------------------------------------
+
+SELECTIONS = {
+    "labels-include": MetadataSelection(labels=KeyFilter(include=("app*", "k8s-app", "team"))),
+    "labels-exclude": MetadataSelection(labels=KeyFilter(exclude=("*hash*", "pod-template-*"))),
+    "nothing-but-fluent-bits-own": MetadataSelection(
+        labels=KeyFilter(exclude=("*",)), annotations=KeyFilter(exclude=("*",))
+    ),
+    "annotations-include-and-workload": MetadataSelection(
+        annotations=KeyFilter(include=("example.com/*", "prometheus.io/*")), workload_annotation="workload"
+    ),
+}
+
+
+def _own_fixtures() -> list[dict[str, Any]]:
+    """podfactory's pod, and a Deployment's pod with kubectl's last-applied-configuration."""
+    deployment_pod = podfactory.pod(
+        "web-7d4b9c8f6d-x2x9z", labels={"app": "web", "pod-template-hash": "7d4b9c8f6d"}
+    )
+    deployment_pod["metadata"]["annotations"] = {
+        LAST_APPLIED_CONFIGURATION: json.dumps({"spec": {"containers": [{"env": [{"value": "hunter2"}]}]}}),
+        "fluentbit.io/exclude-stderr": "true",
+        "prometheus.io/scrape": "true",
+    }
+    deployment_pod["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "web-7d4b9c8f6d",
+            "uid": "r",
+            "controller": True,
+        }
+    ]
+    return [podfactory.pod(), deployment_pod]
+
+
+def _all_fixtures() -> list[tuple[str, dict[str, Any]]]:
+    shared = [(path.name, json.loads(path.read_text())) for path in _fluent_bit_fixtures()]
+    return shared + [(f"own-{i}", pod) for i, pod in enumerate(_own_fixtures())]
+
+
+def _containers(pod: dict[str, Any]) -> set[str]:
+    return {
+        entry["name"]
+        for key in ("containerStatuses", "initContainerStatuses")
+        for entry in pod.get("status", {}).get(key) or []
+    } or {"none"}
+
+
+@pytest.mark.parametrize("selection", SELECTIONS.values(), ids=SELECTIONS.keys())
+@pytest.mark.parametrize(("name", "pod"), _all_fixtures(), ids=[name for name, _ in _all_fixtures()])
+def test_with_a_selection_both_profiles_still_give_the_same_records_carrying_exactly_the_selected_keys(
+    name: str, pod: dict[str, Any], selection: MetadataSelection
+) -> None:
+    minimal = json.loads(DocumentFormat(DocumentProfile.MINIMAL, selection).pod_document(pod))
+    full = json.loads(DocumentFormat(DocumentProfile.FULL, selection).pod_document(pod))
+    metadata = pod.get("metadata", {})
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if selection.labels.keeps(k)}
+    annotations = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        if k.startswith(("fluentbit.io/parser", "fluentbit.io/exclude"))
+        or (k != LAST_APPLIED_CONFIGURATION and selection.annotations.keeps(k))
+    }
+    workload = workloads.workload_of(pod)
+    if selection.workload_annotation and workload:
+        annotations[selection.workload_annotation] = workload
+    for container in _containers(pod):
+        view = fluent_bit_view(minimal, container)
+        assert view == fluent_bit_view(full, container), name
+        assert view["labels"] == _expected_map(metadata.get("labels"), labels)
+        assert view["annotations"] == _expected_map(metadata.get("annotations"), annotations)
+
+
+def _expected_map(served: dict[str, str] | None, kept: dict[str, str]) -> dict[str, str] | None:
+    """What is kept; a map emptied by the selection is left out (None), one served empty stays {}."""
+    return kept or ({} if served == {} else None)

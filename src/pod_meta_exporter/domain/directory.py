@@ -11,7 +11,8 @@ from typing import Any
 
 from pod_meta_exporter.domain import events, names
 from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
-from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
+from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelection
 
 # The digest of a file found on disk at start-up, whose content the core never saw.
 _UNKNOWN = b""
@@ -86,6 +87,7 @@ class MetaDirectory:
         *,
         retention: float,
         profile: DocumentProfile = DocumentProfile.MINIMAL,
+        metadata: MetadataSelection = DEFAULT_SELECTION,
         namespace_metadata: bool = False,
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
@@ -93,7 +95,7 @@ class MetaDirectory:
             msg = f"retention must not be negative, got {retention}"
             raise ValueError(msg)
         self.retention = retention
-        self.profile = profile
+        self.documents = DocumentFormat(profile, metadata)
         self.namespace_metadata = namespace_metadata
         self._retry = retry
         self._pods: dict[names.PodKey, _Pod] = {}
@@ -210,7 +212,7 @@ class MetaDirectory:
             if pod.expires is not None:
                 self._retained -= 1
             pod.uid, pod.expires = uid, None
-        self._want(key.filename, self.profile.pod_document(obj))
+        self._want(key.filename, self.documents.pod_document(obj))
 
     def _delete_pod(self, obj: events.ApiObject, *, now: float) -> None:
         key, uid = _pod_identity(obj)
@@ -219,7 +221,7 @@ class MetaDirectory:
             return  # an older pod of the same name: its deletion must not touch the newer file
         if pod is None:
             self._add_pod(key, uid=uid)
-        self._want(key.filename, self.profile.pod_document(obj))
+        self._want(key.filename, self.documents.pod_document(obj))
         if pod is None or pod.expires is None or pod.uid is None:
             self._retain(key, until=now + self.retention)
         self._pods[key].uid = uid
@@ -266,14 +268,14 @@ class MetaDirectory:
     def _upsert_namespace(self, obj: events.ApiObject) -> None:
         name = _namespace_name(obj)
         if self.namespace_metadata:
-            self._namespace_docs[name] = self.profile.namespace_document(obj)
+            self._namespace_docs[name] = self.documents.namespace_document(obj)
             self._deleted_namespaces.discard(name)
             self._refresh_namespace(name)
 
     def _delete_namespace(self, obj: events.ApiObject) -> None:
         name = _namespace_name(obj)
         if self.namespace_metadata:
-            self._namespace_docs[name] = self.profile.namespace_document(obj)
+            self._namespace_docs[name] = self.documents.namespace_document(obj)
             self._deleted_namespaces.add(name)
             self._refresh_namespace(name)
 

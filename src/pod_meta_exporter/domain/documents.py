@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelection
 
 # A selection tree: a key maps to KEEP (keep the value whole), to a nested selection
 # (for an object), or to a one-element tuple holding the selection for each list item.
@@ -70,3 +73,17 @@ class DocumentProfile(enum.Enum):
 
     def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
         return encode(self.namespace_subset(namespace))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFormat:
+    """The bytes of a file: the profile's part of the object, with its labels and annotations selected."""
+
+    profile: DocumentProfile = DocumentProfile.MINIMAL
+    metadata: MetadataSelection = DEFAULT_SELECTION
+
+    def pod_document(self, pod: Mapping[str, Any]) -> bytes:
+        return encode(self.metadata.pod(self.profile.pod_subset(pod)))
+
+    def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
+        return encode(self.metadata.namespace(self.profile.namespace_subset(namespace)))
