@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ import podfactory
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
-from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.entrypoints import settings
 from pod_meta_exporter.entrypoints.container import Container
 from waiting import wait_for
 
@@ -36,20 +37,13 @@ CLI = (sys.executable, "-m", "pod_meta_exporter.entrypoints.cli")
 
 def make_container(tmp_path: Path, **overrides: object) -> Container:
     container = Container()
-    config: dict[str, object] = {
-        "node_name": "node-a",
+    # Every setting at its default, as `settings.load` gives it, but for these.
+    config: dict[str, object] = dataclasses.asdict(settings.load([], {}, hostname="node-a")) | {
         "destination_dir": tmp_path / "meta",
         "retention_period": 0.3,
-        "kubeconfig": None,
-        "content": DocumentProfile.MINIMAL,
-        "namespace_metadata": False,
-        "fsync": False,
-        "file_mode": 0o644,
         "listen": ("127.0.0.1", 0),
         "log_format": "text",
-        "log_level": "info",
         "cluster": "simulated",
-        "inactive_watch_timeout": 150.0,
     }
     config.update(overrides)
     container.config.from_dict(config)

@@ -42,6 +42,11 @@ FLAGS = {
     "--log-level": ("DEBUG", "log_level", "debug"),
     "--cluster": ("simulated", "cluster", "simulated"),
     "--inactive-watch-timeout": ("45s", "inactive_watch_timeout", 45.0),
+    "--labels-include": ("app.kubernetes.io/*,team", "labels_include", ("app.kubernetes.io/*", "team")),
+    "--labels-exclude": ("*hash*", "labels_exclude", ("*hash*",)),
+    "--annotations-include": ("example.com/?d", "annotations_include", ("example.com/?d",)),
+    "--annotations-exclude": (" a , b ,", "annotations_exclude", ("a", "b")),
+    "--workload-annotation": ("example.com/workload", "workload_annotation", "example.com/workload"),
 }
 
 
@@ -53,7 +58,7 @@ def test_every_flag_and_its_variable_set_the_same_setting(flag: str) -> None:
     assert getattr(load(**{env: value}), attribute) == expected
 
 
-@pytest.mark.parametrize("flag", ["--namespace-metadata", "--fsync"])
+@pytest.mark.parametrize("flag", ["--namespace-metadata", "--fsync", "--keep-last-applied-configuration"])
 def test_boolean_flags_have_a_negative_form_and_a_variable(flag: str) -> None:
     attribute = flag.removeprefix("--").replace("-", "_")
     env = f"EXPORTER_{attribute.upper()}"
@@ -66,6 +71,20 @@ def test_boolean_flags_have_a_negative_form_and_a_variable(flag: str) -> None:
 def test_a_flag_wins_over_its_variable_which_wins_over_the_default() -> None:
     assert load("--retention-period", "5m", EXPORTER_RETENTION_PERIOD="90s").retention_period == 300
     assert load(EXPORTER_RETENTION_PERIOD="90s").retention_period == 90
+
+
+def test_selection_flags_can_be_repeated_and_each_value_can_hold_several_patterns() -> None:
+    config = load("--labels-include", "a,b", "--labels-include", "c", EXPORTER_LABELS_INCLUDE="ignored")
+    assert config.labels_include == ("a", "b", "c")
+
+
+def test_the_selection_defaults_keep_every_key_but_last_applied_configuration_and_add_no_workload() -> None:
+    config = load()
+    assert (config.labels_include, config.labels_exclude) == ((), ())
+    assert (config.annotations_include, config.annotations_exclude) == ((), ())
+    assert config.keep_last_applied_configuration is False
+    assert config.workload_annotation is None
+    assert load(EXPORTER_WORKLOAD_ANNOTATION="").workload_annotation is None
 
 
 def test_every_option_is_covered_here() -> None:
@@ -123,6 +142,16 @@ def test_durations_are_shown_the_go_way(seconds: float, text: str) -> None:
         (["--node-name", "Node_1"], {}, "invalid --node-name 'Node_1': node name"),
         (["--destination-dir", ""], {}, "invalid --destination-dir '': empty path"),
         (["--log-level", "loud"], {}, "invalid --log-level 'loud'"),
+        (
+            ["--labels-include", "app name"],
+            {},
+            "invalid --labels-include 'app name': 'app name' is not a key",
+        ),
+        ([], {"EXPORTER_ANNOTATIONS_EXCLUDE": "a,{b}"}, "invalid EXPORTER_ANNOTATIONS_EXCLUDE 'a,{b}'"),
+        (["--workload-annotation=-bad"], {}, "invalid --workload-annotation '-bad': '-bad' is not a label"),
+        (["--workload-annotation", "Example.com/w"], {}, "invalid --workload-annotation 'Example.com/w'"),
+        (["--workload-annotation", "a/b/c"], {}, "invalid --workload-annotation 'a/b/c'"),
+        (["--workload-annotation", "x" * 64], {}, "invalid --workload-annotation"),
     ],
 )
 def test_a_bad_value_names_the_flag_or_variable_and_the_value(

@@ -11,6 +11,7 @@ from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.adapters.store import DirectoryStore
 from pod_meta_exporter.domain.directory import MetaDirectory
+from pod_meta_exporter.domain.metadata import KeyFilter, MetadataSelection
 from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.http import HealthServer
 from pod_meta_exporter.service.runner import Service
@@ -65,10 +66,18 @@ class Container(containers.DeclarativeContainer):
             SimulatedCluster, node_name=config.node_name, namespace_metadata=config.namespace_metadata
         ),
     )
+    metadata = providers.Singleton(
+        MetadataSelection,
+        labels=providers.Factory(KeyFilter, config.labels_include, config.labels_exclude),
+        annotations=providers.Factory(KeyFilter, config.annotations_include, config.annotations_exclude),
+        last_applied_configuration=config.keep_last_applied_configuration,
+        workload_annotation=config.workload_annotation,
+    )
     directory = providers.Singleton(
         MetaDirectory,
         retention=config.retention_period,
         profile=config.content,
+        metadata=metadata,
         namespace_metadata=config.namespace_metadata,
     )
     service = providers.Singleton(

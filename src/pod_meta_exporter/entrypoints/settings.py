@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pod_meta_exporter.domain import names
 from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.domain.metadata import LAST_APPLIED_CONFIGURATION
 from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.durations import format_duration, parse_duration
 
@@ -45,6 +46,12 @@ class Settings:
     log_level: str
     cluster: str
     inactive_watch_timeout: float
+    labels_include: tuple[str, ...]
+    labels_exclude: tuple[str, ...]
+    annotations_include: tuple[str, ...]
+    annotations_exclude: tuple[str, ...]
+    keep_last_applied_configuration: bool
+    workload_annotation: str | None
 
     def describe(self) -> dict[str, object]:
         """The effective configuration, as logged once at start."""
@@ -62,6 +69,12 @@ class Settings:
             "log_level": self.log_level,
             "cluster": self.cluster,
             "inactive_watch_timeout": format_duration(self.inactive_watch_timeout),
+            "labels_include": list(self.labels_include),
+            "labels_exclude": list(self.labels_exclude),
+            "annotations_include": list(self.annotations_include),
+            "annotations_exclude": list(self.annotations_exclude),
+            "keep_last_applied_configuration": self.keep_last_applied_configuration,
+            "workload_annotation": self.workload_annotation,
         }
 
 
@@ -76,6 +89,7 @@ class Option:
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
     boolean: bool = False
+    repeatable: bool = False  # the flag may be given again; each value may hold several, comma-separated
     shown_default: str | None = None  # in --help, where the default is not a value
 
     @property
@@ -167,6 +181,35 @@ def _optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
 
+# A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of up to 63
+# characters, alphanumerics at both ends and '-', '_' or '.' inside.
+_KEY_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = re.compile(rf"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_KEY_NAME}")
+_MAX_PREFIX = 253
+
+
+def _key(text: str) -> str:
+    prefix, _, _ = text.rpartition("/")
+    if not _KEY.fullmatch(text) or len(prefix) > _MAX_PREFIX:
+        msg = f"{text!r} is not a label or annotation key (such as example.com/team or team)"
+        raise ValueError(msg)
+    return text
+
+
+def _key_patterns(text: str) -> tuple[str, ...]:
+    """Comma-separated glob patterns on keys: '*' any run of characters, '?' one."""
+    patterns = tuple(part.strip() for part in text.split(",") if part.strip())
+    for pattern in patterns:
+        if not re.fullmatch(r"[-A-Za-z0-9_./*?]+", pattern):
+            msg = f"{pattern!r} is not a key pattern: use key characters with * and ?"
+            raise ValueError(msg)
+    return patterns
+
+
+def _optional_key(text: str) -> str | None:
+    return _key(text) if text else None
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "--node-name", None, "Node whose pods are exported.", _node_name, "NAME", shown_default="the hostname"
@@ -227,6 +270,55 @@ OPTIONS: tuple[Option, ...] = (
         _positive_duration,
         "DURATION",
     ),
+    Option(
+        "--labels-include",
+        "",
+        "Keep only labels whose key matches one of these globs (* and ?); repeatable or comma-separated.",
+        _key_patterns,
+        "GLOB",
+        repeatable=True,
+        shown_default="all",
+    ),
+    Option(
+        "--labels-exclude",
+        "",
+        "Then drop labels whose key matches one of these globs.",
+        _key_patterns,
+        "GLOB",
+        repeatable=True,
+    ),
+    Option(
+        "--annotations-include",
+        "",
+        "Keep only annotations whose key matches one of these globs; fluentbit.io/parser* and "
+        "fluentbit.io/exclude* are always kept.",
+        _key_patterns,
+        "GLOB",
+        repeatable=True,
+        shown_default="all",
+    ),
+    Option(
+        "--annotations-exclude",
+        "",
+        "Then drop annotations whose key matches one of these globs.",
+        _key_patterns,
+        "GLOB",
+        repeatable=True,
+    ),
+    Option(
+        "--keep-last-applied-configuration",
+        "false",
+        f"Keep the {LAST_APPLIED_CONFIGURATION} annotation, which can hold a whole pod spec with env values.",
+        _boolean,
+        boolean=True,
+    ),
+    Option(
+        "--workload-annotation",
+        "",
+        "Add the annotation KEY: <Kind>/<name> of each pod's workload (Deployment, CronJob, ...).",
+        _optional_key,
+        "KEY",
+    ),
 )
 
 
@@ -254,6 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
                 default=None,
                 help=help_text,
             )
+        elif option.repeatable:
+            parser.add_argument(
+                option.flag,
+                dest=option.dest,
+                action="append",
+                default=None,
+                metavar=option.metavar,
+                help=help_text,
+            )
         else:
             parser.add_argument(
                 option.flag,
@@ -272,7 +373,10 @@ def load(argv: list[str], environ: Mapping[str, str], *, hostname: str | None = 
     values: dict[str, object] = {}
     for option in OPTIONS:
         given = getattr(args, option.dest)
-        if given is not None:
+        raw: str | None
+        if isinstance(given, list):  # a repeatable flag, once or more
+            raw, source = ",".join(given), option.flag
+        elif given is not None:
             raw, source = ("true" if given is True else "false" if given is False else given), option.flag
         elif option.env in environ:
             raw, source = environ[option.env], option.env
@@ -281,7 +385,7 @@ def load(argv: list[str], environ: Mapping[str, str], *, hostname: str | None = 
             if raw is None:  # only --node-name
                 raw = hostname if hostname is not None else socket.gethostname()
         try:
-            values[option.dest] = option.parse(raw)
+            values[option.dest] = option.parse(raw or "")
         except ValueError as error:
             where = option.flag if source == "default" else source
             msg = f"invalid {where} {raw!r}: {error}" if source != "default" else f"invalid default: {error}"
