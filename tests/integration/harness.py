@@ -602,9 +602,10 @@ class Exporters:
         in_cluster: InCluster | None = None,
         kubeconfig: Path | None = None,
         python_flags: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
     ) -> Exporter:
         """Start one and wait until its /readyz answers 200: with deploy/'s ServiceAccount's
-        kubeconfig (or the one given), or `in_cluster` as in a pod."""
+        kubeconfig (or the one given), or `in_cluster` as in a pod; `env` adds EXPORTER_* variables."""
         number = len(self.started) + 1
         exporter = Exporter(
             name=f"exporter-{number}",
@@ -615,6 +616,7 @@ class Exporters:
             args=args,
             in_cluster=in_cluster,
             python_flags=python_flags,
+            env=env,
         )
         self.started.append(exporter)
         exporter.start()
