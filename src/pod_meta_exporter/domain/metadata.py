@@ -58,11 +58,9 @@ class MetadataSelection:
     """With a key, pods get the annotation `<key>: <Kind>/<name>` of their owning workload."""
 
     def _keeps_annotation(self, key: str) -> bool:
-        if _ALWAYS_KEPT.keeps(key):
-            return True
         if key == LAST_APPLIED_CONFIGURATION and not self.last_applied_configuration:
             return False
-        return self.annotations.keeps(key)
+        return self.annotations.keeps(key) or _ALWAYS_KEPT.keeps(key)
 
     def pod(self, pod: Mapping[str, Any]) -> Mapping[str, Any]:
         """The pod object with its labels and annotations selected, and the workload added."""
