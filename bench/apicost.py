@@ -9,15 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kube_control_plane import AuditedRequest, ControlPlane
-
-import kubeapi
-from exporter import Exporter, wait_for
+import workload
+from support.control_plane import AuditedRequest, ControlPlane
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from kube_control_plane import Binaries
+    from support.control_plane import Binaries
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi
 
 PODS = 110  # the kubelet's default maximum per node
 # deploy/fluent-bit's ServiceAccount, known before the API server (and its audit policy) starts.
@@ -83,39 +84,39 @@ def _quiet(exporter: Exporter, *, seconds: float, window: float) -> list[tuple[f
 
 def _restart(cp: ControlPlane, exporter: Exporter, args: list[str]) -> None:
     """The API server restarted with `args`: the watch is cut, and the exporter watches again."""
-    before = exporter.metrics().value(RESTARTS)
+    before = exporter.metrics().total(RESTARTS)
     cp.stop_apiserver()
     cp.start_apiserver(args)
     wait_for(
-        lambda: exporter.metrics().value(RESTARTS) > before and exporter.ready(),
+        lambda: exporter.metrics().total(RESTARTS) > before and exporter.ready(),
         timeout=90,
         what="the exporter to watch again after the API server's restart",
     )
 
 
-def _forced_410(cp: ControlPlane, exporter: Exporter, api: kubeapi.Api, pods: kubeapi.Pods) -> bool:
+def _forced_410(cp: ControlPlane, exporter: Exporter, api: KubeApi, pods: workload.Pods) -> bool:
     """The exporter stopped while the API server restarts, pods change and etcd is compacted past
     its resourceVersion; without the watch cache its next watch reaches etcd. True once the new
     pods' files are written."""
-    relists = exporter.metrics().value(RELISTS)
+    relists = exporter.metrics().total(RELISTS)
     new = pods.batch(range(PODS, PODS + 10), prefix="api")
     exporter.signal(signal.SIGSTOP)
     try:
         cp.stop_apiserver()
         cp.start_apiserver()
         for pod in pods.batch(range(10), prefix="api"):
-            kubeapi.delete_pod(api, pod)
+            workload.delete_pod(api, pod)
         for pod in new:
-            kubeapi.create_pod(api, pod)
+            workload.create_pod(api, pod)
         cp.compact_etcd()
     finally:
         exporter.signal(signal.SIGCONT)
     wait_for(
-        lambda: exporter.metrics().value(RELISTS) > relists and exporter.ready(),
+        lambda: exporter.metrics().total(RELISTS) > relists and exporter.ready(),
         timeout=90,
         what="the exporter to list again after the forced 410",
     )
-    expected = {kubeapi.meta_name(p) for p in new}
+    expected = {workload.meta_name(p) for p in new}
     return bool(wait_for(lambda: expected <= exporter.files(), timeout=30, what="the new pods' files"))
 
 
@@ -129,21 +130,21 @@ def run(
 ) -> Result:
     marks = []
     with ControlPlane(binaries, workdir=workdir / "controlplane", audited_user=USER) as cp:
-        api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
-        kubeapi.prepare_cluster(api)
+        api = cp.admin
+        workload.prepare_cluster(api)
         kubeconfig = workdir / "exporter.kubeconfig"
-        user = kubeapi.service_account_kubeconfig(
+        user = workload.service_account_kubeconfig(
             api, server_url=cp.server_url, ca_file=cp.ca_file, path=kubeconfig
         )
         if user != USER:
             msg = f"deploy/fluent-bit binds {user}, the audit policy logs {USER}"
             raise RuntimeError(msg)
-        pods = kubeapi.Pods(seed=5)
+        pods = workload.Pods(seed=5)
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda p: kubeapi.create_pod(api, p), pods.batch(range(PODS), prefix="api")))
-        exporter = Exporter(
+            list(pool.map(lambda p: workload.create_pod(api, p), pods.batch(range(PODS), prefix="api")))
+        exporter = workload.exporter(
             kubeconfig=kubeconfig,
-            destination=workdir / "api-meta",
+            directory=workdir / "api-meta",
             log_path=workdir / "api-exporter.log",
             pythonpath=pythonpath,
         )
@@ -155,14 +156,14 @@ def run(
             marks.append(time.time())
             cpu_windows = _quiet(exporter, seconds=quiet_seconds, window=cpu_window)
             marks.append(time.time())
-            since_event = exporter.metrics().value("pod_meta_exporter_seconds_since_last_event")
+            since_event = exporter.metrics().total("pod_meta_exporter_seconds_since_last_event")
             _restart(cp, exporter, ["--watch-cache=false"])
             time.sleep(2)
             marks.append(time.time())
             files_ok = _forced_410(cp, exporter, api, pods)
             time.sleep(2)
             marks.append(time.time())
-            relists = exporter.metrics().value(RELISTS)
+            relists = exporter.metrics().total(RELISTS)
         api.close()
         requests = cp.audited_requests()
     names = ["start (until synced)", "quiet", "API server restart (watch cache off)", "forced 410"]

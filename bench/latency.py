@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import kubeapi
-from exporter import Exporter, Metrics, histogram_bound, histogram_delta, histogram_quantile, wait_for
+import workload
+from support.kubeapi import ApiError
+from support.metrics import Scrape, histogram_bound, histogram_delta, histogram_quantile
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from kube_control_plane import ControlPlane
+    from support.control_plane import ControlPlane
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi, Reply
 
 HISTOGRAM = "pod_meta_exporter_event_to_file_seconds"
 _DELETE_AFTER = 1.0  # seconds a steady-phase pod lives: about rate * 1 s pods exist at any time
@@ -44,7 +48,7 @@ class Phase:
         return int(max(self.histogram.values(), default=0))
 
     def quantile(self, q: float) -> float:
-        return histogram_quantile(self.histogram, q)
+        return histogram_quantile(q, self.histogram)
 
     @property
     def bound(self) -> float:
@@ -84,13 +88,13 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.created: list[tuple[dict[str, Any], kubeapi.Call]] = []
+        self.created: list[tuple[dict[str, Any], Reply]] = []
         self.failed = 0
 
-    def create(self, api: kubeapi.Api, pod: dict[str, Any]) -> kubeapi.Call | None:
+    def create(self, api: KubeApi, pod: dict[str, Any]) -> Reply | None:
         try:
-            call = kubeapi.create_pod(api, pod)
-        except (kubeapi.ApiError, OSError):
+            call = workload.create_pod(api, pod)
+        except (ApiError, OSError):
             with self.lock:
                 self.failed += 1
             return None
@@ -104,10 +108,10 @@ class _Recorder:
         return max(c.returned for _, c in self.created) - min(c.sent for _, c in self.created)
 
 
-def _steady(api: kubeapi.Api, *, rate: float, seconds: float, threads: int) -> _Recorder:
+def _steady(api: KubeApi, *, rate: float, seconds: float, threads: int) -> _Recorder:
     """Creates on a fixed schedule (rate/s); each pod deleted _DELETE_AFTER seconds after its create."""
     count = int(rate * seconds)
-    pods = kubeapi.Pods(seed=2).batch(range(count), prefix="steady")
+    pods = workload.Pods(seed=2).batch(range(count), prefix="steady")
     recorder = _Recorder()
     deletes: list[tuple[float, int]] = []
     lock = threading.Lock()
@@ -124,7 +128,7 @@ def _steady(api: kubeapi.Api, *, rate: float, seconds: float, threads: int) -> _
                 due = deletes[0][0] if deletes else None
                 index = heapq.heappop(deletes)[1] if due is not None and due <= time.monotonic() else None
             if index is not None:
-                kubeapi.delete_pod(api, pods[index])
+                workload.delete_pod(api, pods[index])
             elif due is None and done.is_set():
                 return
             else:
@@ -146,9 +150,9 @@ def _steady(api: kubeapi.Api, *, rate: float, seconds: float, threads: int) -> _
     return recorder
 
 
-def _burst(api: kubeapi.Api, *, seconds: float, threads: int) -> _Recorder:
+def _burst(api: KubeApi, *, seconds: float, threads: int) -> _Recorder:
     """`threads` clients, each creating a pod and deleting it at once, for `seconds`."""
-    pods = kubeapi.Pods(seed=3).batch(range(int(seconds * 1000)), prefix="burst")
+    pods = workload.Pods(seed=3).batch(range(int(seconds * 1000)), prefix="burst")
     recorder = _Recorder()
     counter = itertools.count()
     deadline = time.monotonic() + seconds
@@ -159,7 +163,7 @@ def _burst(api: kubeapi.Api, *, seconds: float, threads: int) -> _Recorder:
             if index >= len(pods):
                 return
             if recorder.create(api, pods[index]) is not None:
-                kubeapi.delete_pod(api, pods[index])
+                workload.delete_pod(api, pods[index])
 
     workers = [threading.Thread(target=client, name=f"burst-{n}") for n in range(threads)]
     for worker in workers:
@@ -169,12 +173,12 @@ def _burst(api: kubeapi.Api, *, seconds: float, threads: int) -> _Recorder:
     return recorder
 
 
-def _events(metrics: Metrics) -> tuple[float, float]:
+def _events(metrics: Scrape) -> tuple[float, float]:
     name = "pod_meta_exporter_events_total"
-    return metrics.value(name, type="pod_upserted"), metrics.value(name, type="pod_deleted")
+    return metrics.total(name, type="pod_upserted"), metrics.total(name, type="pod_deleted")
 
 
-def _finish(name: str, recorder: _Recorder, exporter: Exporter, before: Metrics) -> Phase:
+def _finish(name: str, recorder: _Recorder, exporter: Exporter, before: Scrape) -> Phase:
     """Wait until the exporter has seen every delete of the phase, then read its figures."""
     created = len(recorder.created)
     _, deleted_before = _events(before)
@@ -188,10 +192,10 @@ def _finish(name: str, recorder: _Recorder, exporter: Exporter, before: Metrics)
         name, recorder.seconds(), created, recorder.failed, histogram_delta(before, after, HISTOGRAM)
     )
     written = "pod_meta_exporter_files_written_total"
-    phase.rewritten = int(after.value(written) - before.value(written)) - created
+    phase.rewritten = int(after.total(written) - before.total(written)) - created
     for pod, call in recorder.created:
         try:
-            mtime = (exporter.destination / kubeapi.meta_name(pod)).stat().st_mtime_ns / 1e9
+            mtime = (exporter.directory / workload.meta_name(pod)).stat().st_mtime_ns / 1e9
         except FileNotFoundError:
             phase.missing += 1
             continue
@@ -210,15 +214,15 @@ def run(
     threads: int = 4,
     pythonpath: Path | None = None,
 ) -> Result:
-    api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
-    kubeapi.prepare_cluster(api)
+    api = cp.admin
+    workload.prepare_cluster(api)
     destination = workdir / "latency-meta"
     destination.mkdir()
     lag = _mtime_lag(workdir)
     phases = []
-    exporter = Exporter(
+    exporter = workload.exporter(
         kubeconfig=cp.kubeconfig_path,
-        destination=destination,
+        directory=destination,
         log_path=workdir / "latency-exporter.log",
         # Deleted pods' files outlive the run, so their mtimes can be read afterwards.
         args=["--retention-period=30m"],

@@ -12,16 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from harness import InCluster
-
-import kubeapi
-from exporter import Exporter, wait_for
+import workload
+from support.exporter import InCluster
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from kube_control_plane import ControlPlane
+    from support.control_plane import ControlPlane
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi
 
 _RSS = 'import re; print(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))'
 
@@ -95,18 +96,18 @@ def import_rss(pythonpath: Path | None = None) -> list[tuple[str, int]]:
 
 
 def _create_up_to(
-    api: kubeapi.Api, factory: kubeapi.Pods, created: list[dict[str, object]], count: int
+    api: KubeApi, factory: workload.Pods, created: list[dict[str, object]], count: int
 ) -> list[dict[str, object]]:
     """The pods created to bring `created` up to `count`, four at a time."""
     pods = factory.batch(range(len(created), count), prefix="mem")
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda pod: kubeapi.create_pod(api, pod), pods))
+        list(pool.map(lambda pod: workload.create_pod(api, pod), pods))
     return pods
 
 
-def _delete(api: kubeapi.Api, pods: list[dict[str, object]]) -> None:
+def _delete(api: KubeApi, pods: list[dict[str, object]]) -> None:
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda pod: kubeapi.delete_pod(api, pod), pods))
+        list(pool.map(lambda pod: workload.delete_pod(api, pod), pods))
 
 
 class _Modes:
@@ -122,10 +123,10 @@ class _Modes:
     def exporter(self, mode: str, name: str, *, python_flags: tuple[str, ...] = ()) -> Exporter:
         in_pod = mode == "in a pod"
         slug = f"{'pod' if in_pod else 'kubeconfig'}-{name}"
-        return Exporter(
+        return workload.exporter(
             kubeconfig=None if in_pod else self._cp.kubeconfig_path,
             in_cluster=self._in_cluster if in_pod else None,
-            destination=self._workdir / f"memory-meta-{slug}",
+            directory=self._workdir / f"memory-meta-{slug}",
             log_path=self._workdir / f"memory-exporter-{slug}.log",
             pythonpath=self._pythonpath,
             python_flags=python_flags,
@@ -167,9 +168,9 @@ def _import_time(modes: _Modes, mode: str) -> tuple[float, int, int]:
 def run(
     cp: ControlPlane, *, workdir: Path, counts: tuple[int, ...], pythonpath: Path | None = None
 ) -> Result:
-    api = kubeapi.Api(cp.server_url, cp.ssl_context, cp.admin_token)
-    kubeapi.prepare_cluster(api)
-    factory = kubeapi.Pods(seed=4)
+    api = cp.admin
+    workload.prepare_cluster(api)
+    factory = workload.Pods(seed=4)
     modes = _Modes(cp, workdir=workdir, pythonpath=pythonpath)
     result = Result()
     for mode in MODES:

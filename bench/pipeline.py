@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 import podgen
 from pod_meta_exporter.adapters.kubernetes import watching
 from pod_meta_exporter.adapters.store import DirectoryStore

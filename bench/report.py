@@ -19,7 +19,7 @@ import memory
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from kube_control_plane import Binaries
+    from support.control_plane import Binaries
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LIBRARIES = ("kubernetes", "urllib3", "dependency-injector", "prometheus-client")

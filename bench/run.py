@@ -17,18 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))  # kube_control_plane
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # waiting
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import kube_control_plane
-
 import apicost
 import latency
 import memory
 import pipeline
 import podgen
 import report
+from support import control_plane as kube_control_plane
 
 if TYPE_CHECKING:
     from collections.abc import Callable

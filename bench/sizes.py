@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
-import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import podgen
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile

@@ -15,7 +15,7 @@ import pytest
 
 import deploy_manifests
 from pod_meta_exporter.entrypoints.durations import parse_duration
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -10,27 +10,23 @@ from typing import TYPE_CHECKING
 import pytest
 
 import deploy_manifests
-import tiers
 from integration import harness
-from integration.kube_control_plane import (
-    Binaries,
-    ControlPlane,
-    ControlPlaneError,
-    ensure_binaries,
-    find_binaries,
-)
-from waiting import wait_for
+from support.control_plane import Binaries, ControlPlane, ControlPlaneError, ensure_binaries, find_binaries
+from support.kubeapi import Json, KubeApi
+from support.tiers import Tier
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Iterator
 
 HERE = Path(__file__).resolve().parent
 
 CLUSTER_ROLE = "fluent-bit"
 
-EXPORTERS = pytest.StashKey[list[harness.Exporter]]()
-CONTROL_PLANE = pytest.StashKey[ControlPlane]()
-TIER = tiers.Tier("integration tier", HERE)
+TIER = Tier("integration tier", HERE)
+pytest_runtest_makereport = TIER.pytest_runtest_makereport
+pytest_terminal_summary = TIER.pytest_terminal_summary
+summary = TIER.summary
 
 
 # --- running the tier at all -----------------------------------------------------------------
@@ -67,30 +63,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     TIER.require(control_plane_binaries())
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and report.when in {"setup", "call"}:
-        for exporter in item.stash.get(EXPORTERS, []):
-            report.sections.append((f"{exporter.name} log (tail)", exporter.log_tail(80)))
-        control_plane = item.config.stash.get(CONTROL_PLANE, None)
-        if control_plane is not None:
-            report.sections.append(("control plane logs (tail)", control_plane.dump_logs(40)))
-    return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    TIER.print_figures(terminalreporter, config)
-
-
-@pytest.fixture
-def summary(pytestconfig: pytest.Config) -> list[str]:
-    """Lines shown after the run, whatever the verbosity (the burst's latency figures)."""
-    return TIER.figures(pytestconfig)
-
-
 # --- the control plane -----------------------------------------------------------------------
 
 
@@ -104,41 +76,42 @@ def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     with ControlPlane(
         binaries, apiserver_args=harness.APISERVER_ARGS, audited_user=harness.SERVICE_ACCOUNT_USER
     ) as control_plane:
-        admin = harness.admin_of(control_plane)
-        wait_for(lambda: admin.call("GET", "/readyz")[0] == 200, timeout=30, what="/readyz")
+        admin = control_plane.admin
+        wait_for(lambda: admin.call("GET", "/readyz").status == 200, timeout=30, what="/readyz")
         for node in harness.NODES:
             admin.expect(
                 "POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}
             )
-        pytestconfig.stash[CONTROL_PLANE] = control_plane  # for failure reports, while its logs exist
+        logs = "control plane logs (tail)"
+        TIER.attach_log(pytestconfig, logs, lambda: control_plane.dump_logs(40))  # while its logs exist
         try:
             yield control_plane
         finally:
-            del pytestconfig.stash[CONTROL_PLANE]
+            TIER.detach_log(pytestconfig, logs)
 
 
 @pytest.fixture(scope="session")
-def admin(control_plane: ControlPlane) -> harness.Kube:
+def admin(control_plane: ControlPlane) -> KubeApi:
     """system:masters: for the tests' own changes, never for the exporter."""
-    return harness.admin_of(control_plane)
+    return control_plane.admin
 
 
 # --- the exporter's identity: deploy/'s RBAC, through the API --------------------------------
 
 
-def cluster_role(directory: Path) -> harness.Json:
+def cluster_role(directory: Path) -> Json:
     (role,) = (obj for obj in harness.rbac_objects(directory) if obj["kind"] == "ClusterRole")
     return role
 
 
 @pytest.fixture(scope="session")
-def deploy_rbac(admin: harness.Kube) -> None:
+def deploy_rbac(admin: KubeApi) -> None:
     """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
     harness.create_deploy_rbac(admin)
 
 
 @pytest.fixture(scope="session")
-def service_account_token(admin: harness.Kube, deploy_rbac: None) -> str:
+def service_account_token(admin: KubeApi, deploy_rbac: None) -> str:
     """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
     return harness.service_account_token(admin)
 
@@ -158,15 +131,16 @@ def exporter_kubeconfig(
 
 
 @pytest.fixture(scope="session")
-def exporter_kube(control_plane: ControlPlane, service_account_token: str) -> harness.Kube:
+def exporter_kube(control_plane: ControlPlane, service_account_token: str) -> Iterator[KubeApi]:
     """The exporter's identity, for checking what it may do."""
-    return harness.Kube(
+    with KubeApi(
         server=control_plane.server_url, ssl_context=control_plane.ssl_context, token=service_account_token
-    )
+    ) as kube:
+        yield kube
 
 
 @pytest.fixture
-def namespace_metadata_role(admin: harness.Kube, exporter_kube: harness.Kube) -> Iterator[harness.Json]:
+def namespace_metadata_role(admin: KubeApi, exporter_kube: KubeApi) -> Iterator[Json]:
     """The namespace-metadata overlay's ClusterRole in place of the base's, for one test."""
     path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{CLUSTER_ROLE}"
     role = cluster_role(deploy_manifests.NAMESPACE_METADATA_DIR)
@@ -189,7 +163,7 @@ def namespace_metadata_role(admin: harness.Kube, exporter_kube: harness.Kube) ->
 
 
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, admin: harness.Kube) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, admin: KubeApi) -> Iterator[str]:
     """A namespace of this test's own; its pods are deleted afterwards (without a
     controller-manager the namespace itself can only be marked for deletion)."""
     name = harness.unique_name(request.node.name.removeprefix("test_"))
@@ -203,8 +177,8 @@ def namespace(request: pytest.FixtureRequest, admin: harness.Kube) -> Iterator[s
 def exporters(
     request: pytest.FixtureRequest, exporter_kubeconfig: Path, tmp_path: Path
 ) -> Iterator[harness.Exporters]:
-    started = request.node.stash.setdefault(EXPORTERS, [])
-    factory = harness.Exporters(kubeconfig=exporter_kubeconfig, tmp_path=tmp_path, started=started)
+    factory = harness.Exporters(kubeconfig=exporter_kubeconfig, tmp_path=tmp_path)
+    TIER.attach_log(request.node, "exporter logs (tail)", factory.log_tails)
     try:
         yield factory
     finally:

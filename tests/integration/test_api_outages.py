@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration.harness import APISERVER_ARGS, create_pod, delete_pod, pod_file
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from integration import harness
-    from integration.harness import Exporter, Exporters
-    from integration.kube_control_plane import AuditedRequest, ControlPlane
+    from integration.harness import Exporters
+    from support.control_plane import AuditedRequest, ControlPlane
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ RECONNECT_TIMEOUT = 45.0
 
 @pytest.mark.timeout(150)
 def test_after_an_api_server_outage_the_exporter_reconnects_with_exactly_the_right_files(
-    control_plane: ControlPlane, admin: harness.Kube, namespace: str, exporters: Exporters
+    control_plane: ControlPlane, admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start()
     a, b, c, d = (pod_file(namespace, name) for name in "abcd")
@@ -65,7 +66,7 @@ def watch_cache_disabled(control_plane: ControlPlane) -> Iterator[None]:
 @pytest.mark.timeout(150)
 @pytest.mark.usefixtures("watch_cache_disabled")
 def test_a_410_gone_leads_to_a_relist_that_notices_the_deletions_made_meanwhile(
-    control_plane: ControlPlane, admin: harness.Kube, namespace: str, exporters: Exporters
+    control_plane: ControlPlane, admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start()
     names = [f"g{i}" for i in range(4)]
@@ -114,11 +115,7 @@ def files(exporter: Exporter, namespace: str) -> set[str]:
 
 
 def api_errors(exporter: Exporter) -> float:
-    return sum(
-        sample.value
-        for sample in exporter.samples()
-        if sample.name == "pod_meta_exporter_api_errors_total" and sample.labels.get("resource") == "pods"
-    )
+    return exporter.metrics().total("pod_meta_exporter_api_errors_total", resource="pods")
 
 
 def exporter_requests(control_plane: ControlPlane, exporter: Exporter) -> list[AuditedRequest]:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration.harness import create_pod, delete_pod, pod_file, uid
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration import harness
     from integration.harness import Exporters
+    from support.kubeapi import KubeApi
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ THREADS = 6
 
 @pytest.mark.timeout(180)
 def test_a_burst_of_200_pods_created_and_deleted_at_once_all_get_their_files(
-    admin: harness.Kube, namespace: str, exporters: Exporters, summary: list[str]
+    admin: KubeApi, namespace: str, exporters: Exporters, summary: list[str]
 ) -> None:
     # A retention longer than the test: every file must still be there when it is checked.
     exporter = exporters.start(retention="5m")

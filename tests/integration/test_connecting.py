@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration import harness
-from integration.harness import InCluster, create_pod, pod_file
-from waiting import wait_for
+from integration.harness import create_pod, pod_file
+from support.exporter import InCluster
+from support.kubeapi import Json, KubeApi
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from integration.harness import Exporters, Kube
-    from integration.kube_control_plane import ControlPlane
+    from integration.harness import Exporters
+    from support.control_plane import ControlPlane
 
 pytestmark = pytest.mark.integration
 needs_root = pytest.mark.skipif(
@@ -51,7 +53,7 @@ def _imported(log: str) -> set[str]:
 @needs_root
 @pytest.mark.timeout(60)
 def test_in_a_pod_the_exporter_never_imports_the_official_client(
-    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
+    admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
     in_cluster = _in_cluster(control_plane, tmp_path, harness.service_account_token(admin))
     exporter = exporters.start(in_cluster=in_cluster, python_flags=("-X", "importtime"))
@@ -66,7 +68,7 @@ def test_in_a_pod_the_exporter_never_imports_the_official_client(
     assert sorted(m for m in imported if m == "kubernetes" or m.startswith("kubernetes.")) == []
 
 
-def _secret(admin: Kube) -> harness.Json:
+def _secret(admin: KubeApi) -> Json:
     namespace = harness.SERVICE_ACCOUNT[0]
     body = {
         "apiVersion": "v1",
@@ -79,7 +81,7 @@ def _secret(admin: Kube) -> harness.Json:
 @needs_root
 @pytest.mark.timeout(120)
 def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
-    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
+    admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
     # Each token is bound to a Secret: deleting it ends the token at once, as its expiry would
     # (the API server grants no token shorter than ten minutes).
@@ -96,10 +98,11 @@ def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
         "DELETE",
         f"/api/v1/namespaces/{harness.SERVICE_ACCOUNT[0]}/secrets/{first_holder['metadata']['name']}",
     )
-    as_first = harness.Kube(
-        server=control_plane.server_url, ssl_context=control_plane.ssl_context, token=first
-    )
-    wait_for(lambda: as_first.call("GET", "/api/v1/pods?limit=1")[0] == 401, what="the first token refused")
+    server, trust = control_plane.server_url, control_plane.ssl_context
+    with KubeApi(server=server, ssl_context=trust, token=first) as as_first:
+        wait_for(
+            lambda: as_first.call("GET", "/api/v1/pods?limit=1").status == 401, what="the first token refused"
+        )
     # The API server goes away and comes back: every request from now on needs a valid token.
     control_plane.stop_apiserver()
     control_plane.start_apiserver()
@@ -112,7 +115,7 @@ def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
 
 @pytest.mark.timeout(60)
 def test_a_kubeconfig_with_a_client_certificate_authenticates_with_it(
-    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
+    admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
     certificate, key = control_plane.client_certificate
     user = {

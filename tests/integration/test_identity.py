@@ -3,9 +3,14 @@ namespace-metadata overlay), and nothing else."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from integration import harness
+
+if TYPE_CHECKING:
+    from support.kubeapi import Json, KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -19,7 +24,7 @@ SELF_REVIEWS = {
 }
 
 
-def test_the_exporter_authenticates_as_the_service_account_of_deploy(exporter_kube: harness.Kube) -> None:
+def test_the_exporter_authenticates_as_the_service_account_of_deploy(exporter_kube: KubeApi) -> None:
     review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
     answer = exporter_kube.expect("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
 
@@ -28,7 +33,7 @@ def test_the_exporter_authenticates_as_the_service_account_of_deploy(exporter_ku
     assert "system:masters" not in user.get("groups", [])
 
 
-def test_the_base_role_may_list_and_watch_pods_and_nothing_else(exporter_kube: harness.Kube) -> None:
+def test_the_base_role_may_list_and_watch_pods_and_nothing_else(exporter_kube: KubeApi) -> None:
     for verb in READ:
         assert harness.can(exporter_kube, verb=verb, resource="pods"), verb
     for verb in WRITE:
@@ -39,17 +44,16 @@ def test_the_base_role_may_list_and_watch_pods_and_nothing_else(exporter_kube: h
 
     assert_only_reads(exporter_kube, {"pods"})
 
-    status, _ = exporter_kube.call("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a")
-    assert status == 200
-    status, answer = exporter_kube.call("GET", "/api/v1/pods?watch=true&timeoutSeconds=1")
-    assert status == 200, answer
-    assert exporter_kube.call("GET", "/api/v1/namespaces")[0] == 403
-    assert exporter_kube.call("GET", "/api/v1/namespaces/logging/secrets")[0] == 403
+    assert exporter_kube.call("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a").status == 200
+    watch = exporter_kube.call("GET", "/api/v1/pods?watch=true&timeoutSeconds=1")
+    assert watch.status == 200, watch.json()
+    assert exporter_kube.call("GET", "/api/v1/namespaces").status == 403
+    assert exporter_kube.call("GET", "/api/v1/namespaces/logging/secrets").status == 403
     assert_writes_forbidden(exporter_kube)
 
 
 def test_the_namespace_metadata_role_adds_reading_namespaces_only(
-    exporter_kube: harness.Kube, namespace_metadata_role: harness.Json
+    exporter_kube: KubeApi, namespace_metadata_role: Json
 ) -> None:
     for resource in ("pods", "namespaces"):
         for verb in READ:
@@ -59,14 +63,14 @@ def test_the_namespace_metadata_role_adds_reading_namespaces_only(
 
     assert_only_reads(exporter_kube, {"pods", "namespaces"})
 
-    assert exporter_kube.call("GET", "/api/v1/namespaces")[0] == 200
-    status, answer = exporter_kube.call("GET", "/api/v1/namespaces?watch=true&timeoutSeconds=1")
-    assert status == 200, answer
-    assert exporter_kube.call("GET", "/api/v1/namespaces/logging/secrets")[0] == 403
+    assert exporter_kube.call("GET", "/api/v1/namespaces").status == 200
+    watch = exporter_kube.call("GET", "/api/v1/namespaces?watch=true&timeoutSeconds=1")
+    assert watch.status == 200, watch.json()
+    assert exporter_kube.call("GET", "/api/v1/namespaces/logging/secrets").status == 403
     assert_writes_forbidden(exporter_kube)
 
 
-def assert_only_reads(kube: harness.Kube, resources: set[str]) -> None:
+def assert_only_reads(kube: KubeApi, resources: set[str]) -> None:
     """Every rule the identity holds (a SelfSubjectRulesReview) reads the given core resources,
     or is a self-review that every authenticated user may create."""
     review = {
@@ -91,15 +95,14 @@ def assert_only_reads(kube: harness.Kube, resources: set[str]) -> None:
         assert set(rule["verbs"]) == {"get"}, rule
 
 
-def assert_writes_forbidden(kube: harness.Kube) -> None:
+def assert_writes_forbidden(kube: KubeApi) -> None:
     pod = harness.pod_manifest("logging", "not-allowed")
-    assert kube.call("POST", "/api/v1/namespaces/logging/pods", pod)[0] == 403
-    assert kube.call("DELETE", "/api/v1/namespaces/logging/pods/anything")[0] == 403
+    assert kube.call("POST", "/api/v1/namespaces/logging/pods", pod).status == 403
+    assert kube.call("DELETE", "/api/v1/namespaces/logging/pods/anything").status == 403
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "not-allowed"}}
-    assert kube.call("POST", "/api/v1/namespaces/logging/configmaps", config_map)[0] == 403
+    assert kube.call("POST", "/api/v1/namespaces/logging/configmaps", config_map).status == 403
     patch = {"metadata": {"labels": {"changed": "yes"}}}
-    status, _ = kube.call(
-        "PATCH", "/api/v1/namespaces/logging", patch, content_type="application/merge-patch+json"
-    )
-    assert status == 403
-    assert kube.call("DELETE", "/api/v1/nodes/node-a")[0] == 403
+    merge_patch = "application/merge-patch+json"
+    reply = kube.call("PATCH", "/api/v1/namespaces/logging", patch, content_type=merge_patch)
+    assert reply.status == 403
+    assert kube.call("DELETE", "/api/v1/nodes/node-a").status == 403

@@ -14,7 +14,7 @@ from deploy_manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_ME
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from integration import harness
+    from support.kubeapi import Json, KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60), pytest.mark.usefixtures("deploy_rbac")]
 
@@ -29,7 +29,7 @@ DRY_RUN = "dryRun=All&fieldValidation=Strict"
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
-def test_every_rendered_manifest_passes_a_server_side_dry_run(admin: harness.Kube, directory: Path) -> None:
+def test_every_rendered_manifest_passes_a_server_side_dry_run(admin: KubeApi, directory: Path) -> None:
     try:
         objects = deploy_manifests.deploy_manifests(directory)
     except deploy_manifests.UnsupportedKustomizationError as error:
@@ -41,7 +41,7 @@ def test_every_rendered_manifest_passes_a_server_side_dry_run(admin: harness.Kub
         assert answer["kind"] == obj["kind"]
 
 
-def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(admin: harness.Kube) -> None:
+def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(admin: KubeApi) -> None:
     values = yaml.safe_load(HELM_VALUES.read_text())
     (sidecar,) = values["extraContainers"]
     pod = {
@@ -57,7 +57,7 @@ def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(admin: ha
     assert answer["spec"]["containers"][0]["name"] == "pod-meta-exporter"
 
 
-def test_the_dry_run_rejects_a_misspelled_field(admin: harness.Kube) -> None:
+def test_the_dry_run_rejects_a_misspelled_field(admin: KubeApi) -> None:
     (daemonset,) = (o for o in deploy_manifests.deploy_manifests(BASE_DIR) if o["kind"] == "DaemonSet")
     broken = copy.deepcopy(daemonset)
     broken["spec"]["template"]["spec"]["containers"][1]["imagePullPolcy"] = "Always"
@@ -68,21 +68,21 @@ def test_the_dry_run_rejects_a_misspelled_field(admin: harness.Kube) -> None:
     assert "imagePullPolcy" in answer["message"]
 
 
-def dry_run(admin: harness.Kube, obj: harness.Json) -> tuple[int, harness.Json]:
+def dry_run(admin: KubeApi, obj: Json) -> tuple[int, Json]:
     """POST to the object's collection; an object the suite itself created (the RBAC) is
     dry-run as a replacement of the live one instead."""
     collection = collection_path(admin, obj)
-    status, answer = admin.call("POST", f"{collection}?{DRY_RUN}", obj)
-    if status == 409 and answer.get("reason") == "AlreadyExists":
+    reply = admin.call("POST", f"{collection}?{DRY_RUN}", obj)
+    if reply.status == 409 and reply.json().get("reason") == "AlreadyExists":
         path = f"{collection}/{obj['metadata']['name']}"
         live = admin.expect("GET", path)
         replacement = copy.deepcopy(obj)
         replacement["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        status, answer = admin.call("PUT", f"{path}?{DRY_RUN}", replacement)
-    return status, answer
+        reply = admin.call("PUT", f"{path}?{DRY_RUN}", replacement)
+    return reply.status, reply.json()
 
 
-def collection_path(admin: harness.Kube, obj: harness.Json) -> str:
+def collection_path(admin: KubeApi, obj: Json) -> str:
     """From API discovery: where objects of this kind are created."""
     api_version = obj["apiVersion"]
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"

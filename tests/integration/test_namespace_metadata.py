@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration.harness import create_pod, delete_pod, merge_patch, namespace_file, pod_file
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration import harness
     from integration.harness import Exporters
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -20,7 +21,7 @@ RETENTION = 3.0
 
 @pytest.mark.usefixtures("namespace_metadata_role")
 def test_namespace_labels_show_up_in_its_namespace_file_and_follow_label_changes(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     path = f"/api/v1/namespaces/{namespace}"
     served = merge_patch(admin, path, {"metadata": {"labels": {"team": "payments", "tier": "gold"}}})
@@ -51,6 +52,6 @@ def test_namespace_labels_show_up_in_its_namespace_file_and_follow_label_changes
     )
 
 
-def labels(exporter: harness.Exporter, filename: str) -> dict[str, str] | None:
+def labels(exporter: Exporter, filename: str) -> dict[str, str] | None:
     document = exporter.document(filename)
     return None if document is None else document["metadata"].get("labels")

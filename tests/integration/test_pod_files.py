@@ -12,12 +12,13 @@ import pytest
 from deploy_manifests import REPO
 from integration import harness
 from integration.harness import create_pod, delete_pod, pod_file, uid
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from integration.harness import Exporters
+    from support.kubeapi import KubeApi
 
 pytestmark = pytest.mark.integration
 
@@ -30,9 +31,7 @@ def test_readyz_is_200_once_synced_and_metrics_serve_the_documented_names(export
 
     assert exporter.readyz() == 200
     assert exporter.status("/healthz") == 200
-    families = exporter.metric_families()
-    served = {family.name for family in families} | {s.name for f in families for s in f.samples}
-    served |= {f"{family.name}_total" for family in families if family.type == "counter"}
+    served = exporter.metrics().names
     documented = set(re.findall(r"^\| `(pod_meta_exporter_\w+)` \|", (REPO / "README.md").read_text(), re.M))
     assert len(documented) >= 10
     assert documented <= served, sorted(documented - served)
@@ -42,7 +41,7 @@ def test_readyz_is_200_once_synced_and_metrics_serve_the_documented_names(export
 
 @pytest.mark.timeout(60)
 def test_a_pod_created_and_deleted_within_one_second_gets_its_file_for_the_retention(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start()
     owners = [
@@ -85,7 +84,7 @@ def test_a_pod_created_and_deleted_within_one_second_gets_its_file_for_the_reten
 
 @pytest.mark.timeout(60)
 def test_a_pod_bound_to_another_node_never_gets_a_file(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     # A long retention: had the exporter ever written the other node's pod, its file would still be there.
     exporter = exporters.start(retention="1m")
@@ -110,7 +109,7 @@ def test_a_pod_bound_to_another_node_never_gets_a_file(
 
 @pytest.mark.timeout(60)
 def test_a_pod_recreated_under_its_name_during_the_retention_keeps_the_new_pods_file(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start()
     web, marker = pod_file(namespace, "web-0"), pod_file(namespace, "marker")
@@ -131,7 +130,7 @@ def test_a_pod_recreated_under_its_name_during_the_retention_keeps_the_new_pods_
 
 @pytest.mark.timeout(90)
 def test_after_a_sigkill_the_files_of_pods_deleted_meanwhile_are_adopted_for_the_retention(
-    admin: harness.Kube, namespace: str, exporters: Exporters, tmp_path: Path
+    admin: KubeApi, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
     directory = tmp_path / "meta"
     # Long enough that the adopted files are surely seen before they go.
@@ -172,7 +171,7 @@ def namespace_files(directory: Path, namespace: str) -> set[str]:
 
 @pytest.mark.timeout(60)
 def test_sigterm_ends_a_live_watch_within_two_seconds_and_leaves_the_files(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start(retention="1h")
     create_pod(admin, namespace, "steady")

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration.harness import create_pod, merge_patch, namespace_file, pod_file, pod_manifest
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration import harness
     from integration.harness import Exporters
+    from support.kubeapi import KubeApi
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -32,7 +32,7 @@ def owner(kind: str, name: str) -> dict[str, object]:
 
 
 def test_by_default_every_label_and_annotation_reaches_the_file_but_kubectls_last_applied_configuration(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     exporter = exporters.start()
     annotations = {**applied_with_kubectl(namespace, "api-0"), "team": "data", "fluentbit.io/parser": "json"}
@@ -50,7 +50,7 @@ def test_by_default_every_label_and_annotation_reaches_the_file_but_kubectls_las
 
 @pytest.mark.usefixtures("namespace_metadata_role")
 def test_the_selection_shapes_pod_and_namespace_files_and_names_each_pods_workload(
-    admin: harness.Kube, namespace: str, exporters: Exporters
+    admin: KubeApi, namespace: str, exporters: Exporters
 ) -> None:
     merge_patch(
         admin,

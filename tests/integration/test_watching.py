@@ -12,21 +12,22 @@ from integration import harness
 from integration.harness import APISERVER_ARGS, create_pod, pod_file
 from integration.tcp_proxy import TcpProxy
 from integration.test_api_outages import exporter_requests, files, is_sync
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from integration.harness import Exporters, Kube
-    from integration.kube_control_plane import ControlPlane
+    from integration.harness import Exporters
+    from support.control_plane import ControlPlane
+    from support.kubeapi import KubeApi
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(60)
 def test_the_state_streams_in_one_watch_and_nothing_is_listed(
-    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters
+    admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters
 ) -> None:
     for name in ("a", "b", "c"):
         create_pod(admin, namespace, name)
@@ -53,7 +54,7 @@ def watch_list_off(control_plane: ControlPlane) -> Iterator[None]:
 @pytest.mark.timeout(90)
 @pytest.mark.usefixtures("watch_list_off")
 def test_a_server_that_does_not_stream_the_state_is_listed_instead(
-    admin: Kube, control_plane: ControlPlane, namespace: str, exporters: Exporters
+    admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters
 ) -> None:
     for name in ("a", "b"):
         create_pod(admin, namespace, name)
@@ -89,7 +90,7 @@ def proxied(
 
 @pytest.mark.timeout(90)
 def test_a_watch_gone_silent_behind_a_stalled_proxy_is_given_up_and_watched_again(
-    admin: Kube, namespace: str, exporters: Exporters, proxied: tuple[TcpProxy, Path]
+    admin: KubeApi, namespace: str, exporters: Exporters, proxied: tuple[TcpProxy, Path]
 ) -> None:
     proxy, kubeconfig = proxied
     timeout = 5.0

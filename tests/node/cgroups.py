@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from waiting import wait_for
+from support.waiting import wait_for
 
 PREFIX = "pod-meta-exporter-node-"
 

@@ -17,17 +17,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 import deploy_manifests
-import tiers
-from integration import harness, kube_control_plane
-from integration.kube_control_plane import ControlPlane, ControlPlaneError
+from integration import harness
 from node import cgroups, host_state, workloads
 from node.namespaces import NodeNamespaces
 from node.reader import FluentBitReader
 from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
-from waiting import wait_for
+from support import control_plane as kube_control_plane
+from support.control_plane import ControlPlane, ControlPlaneError
+from support.exporter import Exporter, InCluster
+from support.processes import tail
+from support.tiers import Tier
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Iterator
+
+    from support.kubeapi import KubeApi
 
 HERE = Path(__file__).resolve().parent
 NODE_NAME = "tier-node"
@@ -37,10 +42,10 @@ NODE_BINARIES = ("kubelet", "kube-controller-manager", "kube-scheduler")
 TOOLS = ("containerd", "ctr", "runc", "iptables", "unshare", "nsenter", "mount", "ip")
 FILES = (CNI_BIN_DIR / "bridge", CNI_BIN_DIR / "host-local", BUSYBOX)
 
-CONTROL_PLANE = pytest.StashKey[ControlPlane]()
-NODE = pytest.StashKey[NodeServices]()
-EXPORTER = pytest.StashKey[harness.Exporter]()
-TIER = tiers.Tier("node tier", HERE)
+TIER = Tier("node tier", HERE)
+pytest_runtest_makereport = TIER.pytest_runtest_makereport
+pytest_terminal_summary = TIER.pytest_terminal_summary
+summary = TIER.summary
 
 
 # --- running the tier at all -----------------------------------------------------------------
@@ -115,35 +120,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     TIER.require(requirements())
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and report.when in {"setup", "call"}:
-        exporter = item.config.stash.get(EXPORTER, None)
-        if exporter is not None:
-            report.sections.append(("exporter log (tail)", exporter.log_tail(40)))
-        node = item.config.stash.get(NODE, None)
-        for name, path in (node.log_paths if node else {}).items():
-            tail = "\n".join(path.read_text(errors="replace").splitlines()[-40:])
-            report.sections.append((f"{name} log (tail)", tail))
-        control_plane = item.config.stash.get(CONTROL_PLANE, None)
-        if control_plane is not None:
-            report.sections.append(("control plane logs (tail)", control_plane.dump_logs(40)))
-    return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    TIER.print_figures(terminalreporter, config)
-
-
-@pytest.fixture
-def summary(pytestconfig: pytest.Config) -> list[str]:
-    """Lines shown after the run, whatever the verbosity: the tier's measurements."""
-    return TIER.figures(pytestconfig)
-
-
 # --- the machine, the node and the control plane ----------------------------------------------
 
 
@@ -209,13 +185,13 @@ def control_plane(
     with ControlPlane(
         binaries[0], apiserver_args=args, address=namespaces.host_address, workdir=workdir / "control-plane"
     ) as plane:
-        pytestconfig.stash[CONTROL_PLANE] = plane
+        TIER.attach_log(pytestconfig, "control plane logs (tail)", lambda: plane.dump_logs(40))
         yield plane
 
 
 @pytest.fixture(scope="session")
-def admin(control_plane: ControlPlane) -> harness.Kube:
-    return harness.admin_of(control_plane)
+def admin(control_plane: ControlPlane) -> KubeApi:
+    return control_plane.admin
 
 
 @pytest.fixture(scope="session")
@@ -233,7 +209,11 @@ def node(
         namespaces=namespaces,
         cgroup_root=cgroup_root.name,
     )
-    pytestconfig.stash[NODE] = node
+    TIER.attach_log(
+        pytestconfig,
+        "node logs (tail)",
+        lambda: "\n".join(f"--- {name} ---\n{tail(path, 40)}" for name, path in node.log_paths.items()),
+    )
     node.start()
     try:
         yield node
@@ -255,20 +235,20 @@ def deployed_environment() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def exporter(
-    pytestconfig: pytest.Config, node: NodeServices, admin: harness.Kube, control_plane: ControlPlane
-) -> Iterator[harness.Exporter]:
+    pytestconfig: pytest.Config, node: NodeServices, admin: KubeApi, control_plane: ControlPlane
+) -> Iterator[Exporter]:
     """The console script as in the deployed pod: deploy/'s ServiceAccount's token and CA at the
     standard path, KUBERNETES_SERVICE_HOST/PORT, and a tmpfs directory as the deployed emptyDir."""
     harness.create_deploy_rbac(admin)
     scratch = Path(tempfile.mkdtemp(prefix="node-tier-", dir="/dev/shm"))
-    in_cluster = harness.InCluster.prepare(
+    in_cluster = InCluster.prepare(
         scratch / "serviceaccount",
         server=control_plane.server_url,
         ca_file=control_plane.ca_file,
         token=harness.service_account_token(admin),
     )
     (scratch / "meta").mkdir()
-    running = harness.Exporter(
+    running = Exporter(
         name="exporter",
         kubeconfig=None,
         in_cluster=in_cluster,
@@ -278,7 +258,7 @@ def exporter(
         node=NODE_NAME,
         env=deployed_environment(),
     )
-    pytestconfig.stash[EXPORTER] = running
+    TIER.attach_log(pytestconfig, "exporter log (tail)", lambda: running.log_tail(40))
     try:
         running.start()
         running.wait_ready()
@@ -289,14 +269,14 @@ def exporter(
 
 
 @pytest.fixture(scope="session")
-def reader(node: NodeServices, exporter: harness.Exporter) -> Iterator[FluentBitReader]:
+def reader(node: NodeServices, exporter: Exporter) -> Iterator[FluentBitReader]:
     wait_for(node.containers_log_dir.is_dir, timeout=30, what="the kubelet's /var/log/containers")
     with FluentBitReader(log_dir=node.containers_log_dir, meta_dir=exporter.directory) as reading:
         yield reading
 
 
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, admin: harness.Kube, node: NodeServices) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, admin: KubeApi, node: NodeServices) -> Iterator[str]:
     """A namespace of the test's own, ready for pods (its ServiceAccount and root CA exist)."""
     name = harness.unique_name(request.node.name.removeprefix("test_"), limit=40)
     harness.create_namespace(admin, name)

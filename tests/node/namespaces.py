@@ -24,8 +24,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from integration.kube_control_plane import Process
-from waiting import wait_for
+from support.control_plane import Process
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from inotify_simple import INotify, flags
 
-from fluent_bit import LOG_FILE, Enrichment, container_ids, read_pod_file
+from support.fluent_bit import LOG_FILE, Enrichment, container_ids, read_pod_file
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from integration import harness
 from node import images
 from node.namespaces import NodeProcess
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration.harness import Kube
-    from integration.kube_control_plane import ControlPlane
     from node.namespaces import NodeNamespaces
+    from support.control_plane import ControlPlane
+    from support.kubeapi import KubeApi
 
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static
@@ -86,7 +85,7 @@ class NodeServices:
         try:
             self._start_containerd()
             self._import_images()
-            self._start_kubelet(harness.admin_of(self.control_plane))
+            self._start_kubelet(self.control_plane.admin)
             self._start_controllers()
         except BaseException:
             self.close()
@@ -223,7 +222,7 @@ class NodeServices:
             "serializeImagePulls": False,
         }
 
-    def _start_kubelet(self, admin: Kube) -> None:
+    def _start_kubelet(self, admin: KubeApi) -> None:
         config = self.workdir / "kubelet.json"
         config.write_text(json.dumps(self._kubelet_config(), indent=2))
         kubelet = self._spawn(
@@ -265,11 +264,11 @@ class NodeServices:
         self._spawn("kube-scheduler", [str(self.binaries.kube_scheduler), *common])
 
 
-def _ready(admin: Kube, name: str) -> bool:
-    status, node = admin.call("GET", f"/api/v1/nodes/{name}")
-    if status != 200:
+def _ready(admin: KubeApi, name: str) -> bool:
+    reply = admin.call("GET", f"/api/v1/nodes/{name}")
+    if reply.status != 200:
         return False
-    conditions = node.get("status", {}).get("conditions", [])
+    conditions = reply.json().get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 

@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fluent_bit import DeployedSettings
 from node import images, workloads
 from node.reader import READ_AFTER
 from pod_meta_exporter.entrypoints.durations import parse_duration
-from waiting import wait_for
+from support.fluent_bit import DeployedSettings
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration.harness import Exporter, Kube
     from node.reader import FluentBitReader, Observed
     from node.services import NodeServices
+    from support.exporter import Exporter
+    from support.kubeapi import KubeApi
 
 pytestmark = pytest.mark.node
 
@@ -44,7 +45,7 @@ def _milliseconds(values: list[float]) -> str:
 
 @pytest.mark.timeout(300)
 def test_short_lived_pods_logs_find_their_pods_metadata_at_once_and_their_own_container_within_1s(
-    admin: Kube,
+    admin: KubeApi,
     namespace: str,
     reader: FluentBitReader,
     exporter: Exporter,
@@ -97,7 +98,7 @@ def test_short_lived_pods_logs_find_their_pods_metadata_at_once_and_their_own_co
 
 @pytest.mark.timeout(180)
 def test_each_restart_of_a_crash_looping_container_finds_its_new_id_within_2s(
-    admin: Kube, namespace: str, reader: FluentBitReader, summary: list[str]
+    admin: KubeApi, namespace: str, reader: FluentBitReader, summary: list[str]
 ) -> None:
     workloads.create_pod(
         admin, namespace, "crasher", command=["sh", "-c", "echo crashing; exit 1"], restart_policy="Always"
@@ -117,7 +118,7 @@ def test_each_restart_of_a_crash_looping_container_finds_its_new_id_within_2s(
 
 @pytest.mark.timeout(120)
 def test_an_init_containers_log_finds_its_entry_in_init_container_statuses(
-    admin: Kube, namespace: str, reader: FluentBitReader, exporter: Exporter, node: NodeServices
+    admin: KubeApi, namespace: str, reader: FluentBitReader, exporter: Exporter, node: NodeServices
 ) -> None:
     workloads.create_pod(admin, namespace, "with-init", init_command=["sh", "-c", "echo preparing"])
 
@@ -137,7 +138,7 @@ def test_an_init_containers_log_finds_its_entry_in_init_container_statuses(
 
 @pytest.mark.timeout(240)
 def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
-    admin: Kube, namespace: str, reader: FluentBitReader, exporter: Exporter, summary: list[str]
+    admin: KubeApi, namespace: str, reader: FluentBitReader, exporter: Exporter, summary: list[str]
 ) -> None:
     retention = parse_duration(exporter.retention)
     commands = {"running": ["sh", "-c", "echo up; exec sleep 3600"], "finished": workloads.PRINT_TWO_LINES}
@@ -155,7 +156,7 @@ def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
 
     def all_gone() -> bool:
         for name in set(commands) - set(gone):
-            if admin.call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")[0] == 404:
+            if admin.call("GET", f"/api/v1/namespaces/{namespace}/pods/{name}").status == 404:
                 gone[name] = time.monotonic()
         return len(gone) == len(commands)
 
@@ -184,7 +185,7 @@ def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
 
 @pytest.mark.timeout(240)
 def test_no_log_finds_a_written_file_missing_while_the_exporter_restarts(
-    admin: Kube, namespace: str, reader: FluentBitReader, exporter: Exporter, summary: list[str]
+    admin: KubeApi, namespace: str, reader: FluentBitReader, exporter: Exporter, summary: list[str]
 ) -> None:
     pods = 20
     command = ["sh", "-c", "echo first; sleep 2; echo last"]

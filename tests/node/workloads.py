@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from integration.harness import Json, Kube
+    from support.kubeapi import Json, KubeApi
 
 IMAGE = "local/busybox:1"  # docker.io/local/busybox:1, imported by services.NodeServices; never pulled
 PRINT_TWO_LINES = ["sh", "-c", "echo first line; echo second line"]
 ANNOTATIONS = {"team": "observability", "fluentbit.io/parser": "logfmt"}
 
 
-def wait_until_ready_for_pods(admin: Kube, namespace: str) -> None:
+def wait_until_ready_for_pods(admin: KubeApi, namespace: str) -> None:
     """The controller-manager has made the `default` ServiceAccount and the root CA ConfigMap,
     without which admission refuses a pod or the kubelet cannot start it."""
     wait_for(
         lambda: (
-            admin.call("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")[0] == 200
-            and admin.call("GET", f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt")[0] == 200
+            admin.call("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default").status == 200
+            and admin.call("GET", f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt").status == 200
         ),
         timeout=30,
         what=f"namespace {namespace} ready for pods",
@@ -49,7 +49,7 @@ def pod_template(
 
 
 def create_pod(
-    admin: Kube,
+    admin: KubeApi,
     namespace: str,
     name: str,
     *,
@@ -64,7 +64,7 @@ def create_pod(
     return admin.expect("POST", f"/api/v1/namespaces/{namespace}/pods", manifest)
 
 
-def create_job(admin: Kube, namespace: str, name: str, *, command: list[str] = PRINT_TWO_LINES) -> Json:
+def create_job(admin: KubeApi, namespace: str, name: str, *, command: list[str] = PRINT_TWO_LINES) -> Json:
     """A Job whose one pod the controller-manager creates (a CronJob's pods are such Jobs')."""
     manifest = {
         "apiVersion": "batch/v1",
@@ -75,10 +75,10 @@ def create_job(admin: Kube, namespace: str, name: str, *, command: list[str] = P
     return admin.expect("POST", f"/apis/batch/v1/namespaces/{namespace}/jobs", manifest)
 
 
-def pods(admin: Kube, namespace: str) -> list[Json]:
+def pods(admin: KubeApi, namespace: str) -> list[Json]:
     items: list[Json] = admin.expect("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
     return items
 
 
-def phases(admin: Kube, namespace: str) -> dict[str, str]:
+def phases(admin: KubeApi, namespace: str) -> dict[str, str]:
     return {pod["metadata"]["name"]: pod.get("status", {}).get("phase", "") for pod in pods(admin, namespace)}

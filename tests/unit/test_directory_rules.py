@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-import podfactory
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
@@ -15,6 +14,7 @@ from pod_meta_exporter.domain.actions import RemoveFile, WriteFile
 from pod_meta_exporter.domain.directory import MetaDirectory, RetryPolicy
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.service.reconcile import apply_due
+from support import podfactory
 
 RETENTION = 60.0
 

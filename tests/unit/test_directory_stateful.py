@@ -10,13 +10,13 @@ import hypothesis.strategies as st
 from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-import podfactory
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events, names
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.service.reconcile import apply_due
+from support import podfactory
 
 RETENTION = 30.0
 NAMESPACES = ("shop", "ops")

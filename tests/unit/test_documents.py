@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import podfactory
-from fluent_bit import fluent_bit_view
 from pod_meta_exporter.domain import workloads
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
 from pod_meta_exporter.domain.metadata import LAST_APPLIED_CONFIGURATION, KeyFilter, MetadataSelection
+from support import podfactory
+from support.fluent_bit import fluent_bit_view
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fluent-bit" / "testdata"
 

@@ -49,7 +49,7 @@ from pod_meta_exporter.domain.events import (
     PodsResynced,
     PodUpserted,
 )
-from waiting import wait_for
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

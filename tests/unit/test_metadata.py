@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-import podfactory
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
 from pod_meta_exporter.domain.metadata import LAST_APPLIED_CONFIGURATION, KeyFilter, MetadataSelection
+from support import podfactory
 
 LABELS = {
     "app.kubernetes.io/name": "web",

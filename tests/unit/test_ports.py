@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import podfactory
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.cluster import FakeCluster
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events, ports
+from support import podfactory
 
 
 def test_the_fakes_answer_every_call_of_their_ports() -> None:

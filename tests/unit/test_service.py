@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import pytest
 from prometheus_client import CollectorRegistry
 
-import podfactory
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.entrypoints import settings
 from pod_meta_exporter.entrypoints.container import Container
-from waiting import wait_for
+from support import podfactory
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

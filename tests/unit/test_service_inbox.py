@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import pytest
 from kube_stub import Hang, KubeStub, Listing, Stream, added, pod
 
-import podfactory
 from pod_meta_exporter.adapters.clock import FakeClock, SystemClock
 from pod_meta_exporter.adapters.cluster import FakeCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
@@ -23,7 +22,8 @@ from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.service.runner import Service
-from waiting import wait_for
+from support import podfactory
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""A real kube-apiserver + etcd for the integration test tier (envtest-style).
+"""A real kube-apiserver + etcd for the integration and node tiers and the benchmarks (envtest-style).
 
 The binaries are built from the official Go modules by
 ``scripts/build-controlplane.sh`` (wrapper modules under
@@ -19,18 +19,16 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import ctypes
 import datetime
+import http.client
 import ipaddress
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -44,6 +42,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from support.kubeapi import KubeApi
+from support.processes import KILL_WITH_PARENT, LOOPBACK, free_port, tail
+from support.waiting import wait_for
+
+# A probe that cannot connect yet, or reads a half-started server's answer, means "not yet".
+_NOT_YET = (OSError, ValueError, http.client.HTTPException)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -77,7 +82,6 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 ADMIN_USER = "admin"
 
-_LOOPBACK = "127.0.0.1"
 _STOP_TIMEOUT = 15.0
 
 
@@ -249,9 +253,9 @@ def _generate_pki(directory: Path, address: str) -> None:
     service_ip = next(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE).hosts())
     sans: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address(_LOOPBACK)),
+        x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
         x509.IPAddress(ipaddress.ip_address("::1")),
-        *([x509.IPAddress(ipaddress.ip_address(address))] if address != _LOOPBACK else []),
+        *([x509.IPAddress(ipaddress.ip_address(address))] if address != LOOPBACK else []),
         x509.IPAddress(service_ip),
         x509.DNSName("kubernetes"),
         x509.DNSName("kubernetes.default"),
@@ -331,46 +335,6 @@ def _generate_pki(directory: Path, address: str) -> None:
 # --------------------------------------------------------------------------
 
 
-def _free_port(address: str = _LOOPBACK) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _death_signal_preexec() -> Callable[[], None] | None:
-    """On Linux, have the kernel SIGKILL the child if this process dies.
-
-    Backstop for a test run that is killed before close() runs. Note that
-    PR_SET_PDEATHSIG fires when the *thread* that spawned the child exits, so
-    start the control plane from a thread that outlives it (e.g. the main one).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return preexec
-
-
-_PREEXEC = _death_signal_preexec()
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 class Process:
     """One child process whose stdout+stderr are appended to a log file, killed with this one."""
 
@@ -387,7 +351,7 @@ class Process:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_PREEXEC,  # noqa: PLW1509 - only calls prctl(2), see above
+                preexec_fn=KILL_WITH_PARENT,  # noqa: PLW1509 - only calls prctl(2)
             )
         except BaseException:
             self._log.close()
@@ -399,6 +363,24 @@ class Process:
 
     def exited(self) -> int | None:
         return self.popen.poll()
+
+    def wait_until(self, what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
+        """Until probe() is true, a failed connection counting as "not yet"; ControlPlaneError with
+        the log's tail if this process exits first, or at the deadline."""
+
+        def ready() -> bool:
+            code = self.exited()
+            if code is not None:
+                log = f"--- tail of {self.log_path} ---\n{tail(self.log_path, 40)}"
+                msg = f"{self.name} exited with code {code} while waiting for {what}\n{log}"
+                raise ControlPlaneError(msg)
+            return probe()
+
+        try:
+            wait_for(ready, timeout=timeout, interval=interval, what=what, retry_on=_NOT_YET)
+        except AssertionError as error:
+            msg = f"{error}\n--- tail of {self.log_path} ---\n{tail(self.log_path, 40)}"
+            raise ControlPlaneError(msg) from None
 
     def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
         """SIGTERM, then SIGKILL after ``timeout``; always waits for the exit."""
@@ -412,40 +394,6 @@ class Process:
                     self.popen.wait()
         finally:
             self._log.close()
-
-
-def _wait_until(
-    what: str,
-    probe: Callable[[], None],
-    proc: Process,
-    timeout: float,
-    interval: float = 0.1,
-) -> None:
-    """Call ``probe`` until it stops raising; fail fast if ``proc`` exits."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        code = proc.exited()
-        if code is not None:
-            msg = (
-                f"{proc.name} exited with code {code} while waiting for {what}; "
-                f"last error: {last_error!r}\n--- tail of {proc.log_path} ---\n"
-                f"{_tail(proc.log_path, 40)}"
-            )
-            raise ControlPlaneError(msg)
-        try:
-            probe()
-        except Exception as exc:  # any failure means "not ready yet"
-            last_error = exc
-        else:
-            return
-        if time.monotonic() >= deadline:
-            msg = (
-                f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r}\n"
-                f"--- tail of {proc.log_path} ---\n{_tail(proc.log_path, 40)}"
-            )
-            raise ControlPlaneError(msg)
-        time.sleep(interval)
 
 
 # Control planes not closed by interpreter exit are closed then (best effort);
@@ -483,7 +431,7 @@ class ControlPlane:
         workdir: Path | None = None,
         keep_workdir: bool = False,
         start_timeout: float = 90.0,
-        address: str = _LOOPBACK,
+        address: str = LOOPBACK,
         audited_user: str | None = None,
     ) -> None:
         """``apiserver_args``/``etcd_args`` are appended after the defaults, so a
@@ -522,6 +470,7 @@ class ControlPlane:
         self._etcd: Process | None = None
         self._apiserver: Process | None = None
         self._ssl_context: ssl.SSLContext | None = None
+        self._admin: KubeApi | None = None
         self._pki_ready = False
         self._closed = False
 
@@ -570,7 +519,7 @@ class ControlPlane:
 
     @property
     def etcd_client_url(self) -> str:
-        return f"http://{_LOOPBACK}:{self.etcd_client_port}"
+        return f"http://{LOOPBACK}:{self.etcd_client_port}"
 
     @property
     def server_url(self) -> str:
@@ -590,7 +539,7 @@ class ControlPlane:
     def dump_logs(self, lines: int = 200) -> str:
         """The last ``lines`` lines of each log, for a failing test's report."""
         return "\n".join(
-            f"===== {name}: {path} =====\n{_tail(path, lines)}" for name, path in self.log_paths.items()
+            f"===== {name}: {path} =====\n{tail(path, lines)}" for name, path in self.log_paths.items()
         )
 
     # ---- lifecycle -------------------------------------------------------
@@ -620,13 +569,13 @@ class ControlPlane:
             self._prepare()
             self._start_etcd()
             for attempt in range(3):
-                self.apiserver_port = _free_port(self.address)
+                self.apiserver_port = free_port(self.address)
                 self._write_kubeconfig()
                 try:
                     self.start_apiserver()
                 except ControlPlaneError:
                     # Lost a race for the port with another process: retry on a new one.
-                    if attempt < 2 and "address already in use" in _tail(self.apiserver_log_path, 20):
+                    if attempt < 2 and "address already in use" in tail(self.apiserver_log_path, 20):
                         continue
                     raise
                 break
@@ -642,6 +591,8 @@ class ControlPlane:
             return
         self._closed = True
         _LIVE.discard(self)
+        if self._admin is not None:
+            self._admin.close()
         try:
             self.stop_apiserver()
         finally:
@@ -688,9 +639,9 @@ class ControlPlane:
 
     def _start_etcd(self) -> None:
         for attempt in range(3):
-            self.etcd_client_port = _free_port()
-            self.etcd_peer_port = _free_port()
-            peer_url = f"http://{_LOOPBACK}:{self.etcd_peer_port}"
+            self.etcd_client_port = free_port()
+            self.etcd_peer_port = free_port()
+            peer_url = f"http://{LOOPBACK}:{self.etcd_peer_port}"
             argv = [
                 str(self.binaries.etcd),
                 "--name=default",
@@ -706,23 +657,20 @@ class ControlPlane:
             ]
             self._etcd = Process("etcd", argv, self.etcd_log_path)
             try:
-                _wait_until("etcd /health", self._probe_etcd, self._etcd, self.start_timeout)
+                self._etcd.wait_until("etcd /health", self._etcd_healthy, self.start_timeout)
             except ControlPlaneError:
                 self._etcd.stop()
                 self._etcd = None
                 # Lost a race for a port with another process: retry on new ports.
-                if attempt < 2 and "address already in use" in _tail(self.etcd_log_path, 20):
+                if attempt < 2 and "address already in use" in tail(self.etcd_log_path, 20):
                     shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
                     continue
                 raise
             return
 
-    def _probe_etcd(self) -> None:
+    def _etcd_healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.etcd_client_url}/health", timeout=2) as resp:
-            body = json.loads(resp.read())
-        if body.get("health") != "true":
-            msg = f"etcd not healthy: {body}"
-            raise ControlPlaneError(msg)
+            return bool(json.loads(resp.read()).get("health") == "true")
 
     def _etcd_post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST to etcd's gRPC-gateway (JSON over HTTP)."""
@@ -817,9 +765,7 @@ class ControlPlane:
             self.apiserver_args = list(extra_args)
         self._apiserver = Process("kube-apiserver", self._apiserver_argv(), self.apiserver_log_path)
         try:
-            _wait_until(
-                "kube-apiserver /readyz", self._probe_readyz, self._apiserver, self.start_timeout, 0.25
-            )
+            self._apiserver.wait_until("kube-apiserver /readyz", self._ready, self.start_timeout, 0.25)
         except BaseException:
             self.stop_apiserver()
             raise
@@ -845,11 +791,9 @@ class ControlPlane:
             finally:
                 self._apiserver = None
 
-    def _probe_readyz(self) -> None:
-        status, body = self.request("GET", "/readyz", timeout=5)
-        if status != 200 or body.strip() != b"ok":
-            msg = f"/readyz: HTTP {status}: {body.decode(errors='replace')[-2000:]}"
-            raise ControlPlaneError(msg)
+    def _ready(self) -> bool:
+        reply = self.admin.call("GET", "/readyz", timeout=5)
+        return reply.status == 200 and reply.body.strip() == b"ok"
 
     # ---- HTTP helper -------------------------------------------------------
 
@@ -861,28 +805,14 @@ class ControlPlane:
             raise ControlPlaneError(msg)
         return self._ssl_context
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        timeout: float = 30.0,
-    ) -> tuple[int, bytes]:
-        """One admin request to the apiserver; returns (status, body) for any
-        HTTP status. ``body`` is JSON-encoded unless it is bytes."""
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.admin_token}", "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        req = urllib.request.Request(f"{self.server_url}{path}", data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, exc.read()
+    @property
+    def admin(self) -> KubeApi:
+        """system:masters, through the static admin token: for tests, never for the exporter."""
+        if self._admin is None or self._admin.server != self.server_url:  # a new port after a lost race
+            self._admin = KubeApi(
+                server=self.server_url, ssl_context=self.ssl_context, token=self.admin_token
+            )
+        return self._admin
 
 
 # --------------------------------------------------------------------------

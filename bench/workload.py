@@ -1,0 +1,149 @@
+"""What the benchmarks put in the API server: a node, podgen's pods to create and delete, and a
+ServiceAccount for the exporter."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import podgen
+from support.exporter import Exporter
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from support.exporter import InCluster
+    from support.kubeapi import KubeApi, Reply
+
+NODE = "bench-node"
+NAMESPACES = tuple(f"team-{i}" for i in range(7))  # podgen's namespaces
+_SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "managedFields")
+
+
+def prepare_cluster(api: KubeApi) -> None:
+    """The node the exporter watches and the namespaces of podgen's pods."""
+    api.expect("POST", "/api/v1/nodes", {"metadata": {"name": NODE}}, ok=(200, 201, 409))
+    for namespace in NAMESPACES:
+        api.expect("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}}, ok=(200, 201, 409))
+
+
+class Pods:
+    """podgen pods (several containers, env, probes, owner, labels, annotations) bound to NODE, to create.
+
+    A few hundred distinct bodies are generated once; each pod is a shallow copy with its own name.
+    The API server ignores the status of a created pod and sets the server-side fields itself.
+    """
+
+    def __init__(self, *, seed: int = 1, distinct: int = 200) -> None:
+        rng = random.Random(seed)
+        self._templates = [self._template(podgen.pod(i, node=NODE, rng=rng)) for i in range(distinct)]
+
+    @staticmethod
+    def _template(pod: dict[str, Any]) -> dict[str, Any]:
+        for key in (*_SERVER_SET, "generateName"):
+            pod["metadata"].pop(key, None)
+        pod.pop("status")
+        for key in ("priority", "preemptionPolicy"):  # the Priority admission plugin refuses them
+            pod["spec"].pop(key, None)
+        return pod
+
+    def pod(self, index: int, *, prefix: str) -> dict[str, Any]:
+        template = self._templates[index % len(self._templates)]
+        metadata = {
+            **template["metadata"],
+            "name": f"{prefix}-{index:05d}",
+            "namespace": NAMESPACES[index % len(NAMESPACES)],
+        }
+        return {**template, "metadata": metadata}
+
+    def batch(self, indexes: range, *, prefix: str) -> list[dict[str, Any]]:
+        return [self.pod(i, prefix=prefix) for i in indexes]
+
+
+def pod_path(pod: dict[str, Any]) -> str:
+    return f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods"
+
+
+def meta_name(pod: dict[str, Any]) -> str:
+    """The exporter's file for this pod."""
+    return f"{pod['metadata']['namespace']}_{pod['metadata']['name']}.meta"
+
+
+def create_pod(api: KubeApi, pod: dict[str, Any]) -> Reply:
+    return api.call("POST", pod_path(pod), pod, ok=(201,))
+
+
+def delete_pod(api: KubeApi, pod: dict[str, Any]) -> Reply:
+    path = f"{pod_path(pod)}/{pod['metadata']['name']}"
+    return api.call("DELETE", path, {"gracePeriodSeconds": 0}, ok=(200, 202, 404))
+
+
+def service_account_kubeconfig(api: KubeApi, *, server_url: str, ca_file: Path, path: Path) -> str:
+    """The deployed RBAC (deploy/fluent-bit's ClusterRole and binding) and a token for its
+    ServiceAccount, as a kubeconfig at `path`; returns the user name the API server sees."""
+    import yaml  # a test dependency, as for tests/unit/test_deploy.py
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy" / "fluent-bit"
+    role = yaml.safe_load((deploy / "clusterrole.yaml").read_text())
+    binding = yaml.safe_load((deploy / "clusterrolebinding.yaml").read_text())
+    subject = binding["subjects"][0]
+    namespace, name = subject["namespace"], subject["name"]
+    api.expect("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}}, ok=(200, 201, 409))
+    api.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}})
+    api.expect("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
+    api.expect("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+    # Valid for longer than the whole benchmark.
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 7200},
+    }
+    token = api.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "bench",
+                "cluster": {
+                    "server": server_url,
+                    "certificate-authority-data": base64.b64encode(ca_file.read_bytes()).decode(),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token["status"]["token"]}}],
+        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": name}}],
+        "current-context": "bench",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(config, file)
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+def exporter(
+    *,
+    directory: Path,
+    log_path: Path,
+    kubeconfig: Path | None = None,
+    in_cluster: InCluster | None = None,
+    args: Sequence[str] = (),
+    pythonpath: Path | None = None,
+    python_flags: Sequence[str] = (),
+) -> Exporter:
+    """The exporter on NODE, logging warnings only. `pythonpath` is a scratch copy of src/, to try a
+    change ahead of the editable install."""
+    return Exporter(
+        node=NODE,
+        directory=directory,
+        log_path=log_path,
+        kubeconfig=kubeconfig,
+        in_cluster=in_cluster,
+        args=["--log-level=warning", *args],
+        env={"PYTHONPATH": str(pythonpath)} if pythonpath is not None else None,
+        python_flags=python_flags,
+    )
