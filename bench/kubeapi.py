@@ -157,7 +157,7 @@ def delete_pod(api: Api, pod: dict[str, Any]) -> Call:
 def service_account_kubeconfig(api: Api, *, server_url: str, ca_file: Path, path: Path) -> str:
     """The deployed RBAC (deploy/fluent-bit's ClusterRole and binding) and a token for its
     ServiceAccount, as a kubeconfig at `path`; returns the user name the API server sees."""
-    import yaml  # a test dependency, as for tests/unit/test_deploy.py
+    import yaml  # a test dependency, as for tests/integration/test_deploy.py
 
     deploy = Path(__file__).resolve().parents[1] / "deploy" / "fluent-bit"
     role = yaml.safe_load((deploy / "clusterrole.yaml").read_text())

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-import deploy_manifests
+import manifests
 from waiting import wait_for
 
 if TYPE_CHECKING:
@@ -235,8 +235,8 @@ SERVICE_ACCOUNT_USER = "system:serviceaccount:logging:fluent-bit"
 RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 
 
-def rbac_objects(directory: Path = deploy_manifests.BASE_DIR) -> list[Json]:
-    return [obj for obj in deploy_manifests.deploy_manifests(directory) if obj["kind"] in RBAC_KINDS]
+def rbac_objects(directory: Path = manifests.BASE_DIR) -> list[Json]:
+    return [obj for obj in manifests.render(directory) if obj["kind"] in RBAC_KINDS]
 
 
 def create_deploy_rbac(admin: Kube) -> None:

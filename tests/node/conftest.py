@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import deploy_manifests
+import manifests
 import tiers
 from integration import harness, kube_control_plane
 from integration.kube_control_plane import ControlPlane, ControlPlaneError
@@ -99,6 +99,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if _will_build():
         TIER.announce(session, "building the kubelet and its controllers with Go, once (minutes)")
     requirements()
+    manifests.kustomize()
 
 
 def _will_build() -> bool:
@@ -113,6 +114,7 @@ def _will_build() -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     TIER.require(requirements())
+    TIER.require(manifests.kustomize())  # deploy/'s RBAC and the deployed Fluent Bit's settings
 
 
 @pytest.hookimpl(wrapper=True)
@@ -247,7 +249,7 @@ def node(
 def deployed_environment() -> dict[str, str]:
     """The sidecar's EXPORTER_* values from deploy/fluent-bit/daemonset.yaml (not those from the
     downward API); the fixture's flags set the node, the directory, the retention and the port."""
-    (daemonset,) = (o for o in deploy_manifests.deploy_manifests() if o["kind"] == "DaemonSet")
+    (daemonset,) = (o for o in manifests.render() if o["kind"] == "DaemonSet")
     containers = daemonset["spec"]["template"]["spec"]["containers"]
     (sidecar,) = (c for c in containers if c["name"] == "pod-meta-exporter")
     return {e["name"]: e["value"] for e in sidecar.get("env", []) if "value" in e}
