@@ -1,7 +1,8 @@
 # The two commands: `make demo` (the exporter on the built-in simulated node) and `make test`.
 # Each creates .venv and installs what it needs; nothing else has to be on the machine
-# but python3 (3.11+) and, for the integration and node tiers, Go (it builds kube-apiserver, etcd
-# and the kubelet). The node tier also needs root, and installs containerd and runc from Debian.
+# but python3 (3.11+) and, for the integration and node tiers, Go (it builds kube-apiserver, etcd,
+# kustomize and the kubelet). The node tier also needs root, and installs containerd and runc from
+# Debian.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -35,15 +36,16 @@ unit: $(BIN)/.installed
 	$(BIN)/coverage report --include='src/pod_meta_exporter/domain/*' --fail-under=100
 	$(BIN)/python bench/pipeline.py --smoke
 
-# The integration tier: a real kube-apiserver and etcd, built once into ~/.cache (minutes, cold).
+# The integration tier: a real kube-apiserver and etcd, and deploy/ rendered by the real kustomize,
+# built once into ~/.cache (minutes, cold).
 integration: $(BIN)/.installed controlplane
 	$(BIN)/pytest tests/integration -p no:cacheprovider
 
 controlplane:
-	@if [ -n "$$KUBE_APISERVER_BIN" ] && [ -n "$$ETCD_BIN" ]; then \
-	  echo "using KUBE_APISERVER_BIN=$$KUBE_APISERVER_BIN ETCD_BIN=$$ETCD_BIN"; \
+	@if [ -n "$$KUBE_APISERVER_BIN" ] && [ -n "$$ETCD_BIN" ] && [ -n "$$KUSTOMIZE_BIN" ]; then \
+	  echo "using KUBE_APISERVER_BIN=$$KUBE_APISERVER_BIN ETCD_BIN=$$ETCD_BIN KUSTOMIZE_BIN=$$KUSTOMIZE_BIN"; \
 	elif command -v go >/dev/null; then bash scripts/build-controlplane.sh; \
-	else echo "no Go and no KUBE_APISERVER_BIN/ETCD_BIN: the integration tier will skip (fails when CI=true)"; fi
+	else echo "no Go and no KUBE_APISERVER_BIN/ETCD_BIN/KUSTOMIZE_BIN: the integration tier will skip (fails when CI=true)"; fi
 
 # The node tier: a real kubelet, containerd and runc run short-lived pods (root; see README).
 node: $(BIN)/.installed controlplane node-runtime

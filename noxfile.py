@@ -13,7 +13,14 @@ nox.options.sessions = ["lint", "typecheck", "tests", "integration", "node"]
 
 PYTHON = "3.11"
 SOURCES = ["src", "tests", "bench", "noxfile.py", "scripts"]
-NODE_TIER_BINARIES = ["kube-apiserver", "etcd", "kubelet", "kube-controller-manager", "kube-scheduler"]
+NODE_TIER_BINARIES = [
+    "kube-apiserver",
+    "etcd",
+    "kustomize",
+    "kubelet",
+    "kube-controller-manager",
+    "kube-scheduler",
+]
 
 
 @nox.session(python=PYTHON)
@@ -43,9 +50,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
-    """A real kube-apiserver and etcd, built once from Go modules (see README)."""
+    """A real kube-apiserver and etcd, and deploy/ rendered by kustomize, built once from Go modules."""
     session.install("-e", ".[test]")
-    if not (os.environ.get("KUBE_APISERVER_BIN") and os.environ.get("ETCD_BIN")):
+    if not all(os.environ.get(name) for name in ("KUBE_APISERVER_BIN", "ETCD_BIN", "KUSTOMIZE_BIN")):
         session.run("bash", "scripts/build-controlplane.sh", external=True, success_codes=[0])
     session.run("pytest", "tests/integration", *session.posargs)
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the Kubernetes binaries of the test tiers from the Go wrapper modules in
-# tests/integration/controlplane/<name>/: kube-apiserver and etcd (integration tier), and with
-# arguments also kubelet, kube-controller-manager and kube-scheduler (node tier).
+# tests/integration/controlplane/<name>/: kube-apiserver, etcd and kustomize (which renders
+# deploy/) for the integration tier, and with arguments also kubelet, kube-controller-manager and
+# kube-scheduler (node tier).
 #
-# Usage: build-controlplane.sh [NAME...]   (default: kube-apiserver etcd)
+# Usage: build-controlplane.sh [NAME...]   (default: kube-apiserver etcd kustomize)
 #
 # Output: ${XDG_CACHE_HOME:-$HOME/.cache}/pod-meta-exporter/controlplane/<k8s-version>-etcd<etcd-version>/
 # The versions come from the wrapper go.mod files (the single source of truth).
-# A binary that already exists is not rebuilt, so reruns are instant; each binary
-# is built under a temporary name and renamed into place, so an interrupted build
+# A binary that already exists is not rebuilt, so reruns are instant; kustomize is, when it
+# reports another version than its go.mod pins (the directory names only Kubernetes and etcd).
+# Each binary is built under a temporary name and renamed into place, so an interrupted build
 # never leaves a broken binary behind. The last line on stdout is the directory.
 set -euo pipefail
 
@@ -65,11 +67,20 @@ k8s_minor="${k8s_minor%%.*}"
 version_pkg="k8s.io/component-base/version"
 version_ldflags="-X $version_pkg.gitVersion=$k8s_version -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=$k8s_minor -X $version_pkg.gitTreeState=clean"
 
+# kustomize reads its version from the build info (`kustomize version`), with no ldflags.
+kustomize_version="$(module_version "$modules_dir/kustomize/go.mod" sigs.k8s.io/kustomize/kustomize/v5)"
+
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd)
+[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd kustomize)
 for name in "${names[@]}"; do
     case "$name" in
         etcd) build etcd "$modules_dir/etcd" ;;
+        kustomize)
+            if [[ -x "$out_dir/kustomize" && "$("$out_dir/kustomize" version)" != "$kustomize_version" ]]; then
+                echo "build-controlplane: kustomize is not $kustomize_version: rebuilding it" >&2
+                rm -f "$out_dir/kustomize"
+            fi
+            build kustomize "$modules_dir/kustomize" ;;
         kube-apiserver | kubelet | kube-controller-manager | kube-scheduler)
             build "$name" "$modules_dir/$name" "$version_ldflags" ;;
         *) echo "build-controlplane: unknown binary '$name'" >&2; exit 2 ;;

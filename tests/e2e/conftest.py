@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from deploy_manifests import E2E_OVERLAY_DIR, REPO
 from e2e import harness
+from support.manifests import E2E_OVERLAY_DIR, REPO
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -120,6 +120,7 @@ def stack(kind_cluster: KindCluster) -> harness.Stack:
     exporter's image is tagged with its content ID, so a rerun on a kept cluster (--keep-cluster)
     rolls the DaemonSet out to the image just built instead of keeping a stale one."""
     deployed = harness.Stack(kind_cluster)
+    # kubectl's own kustomize: this tier needs kubectl anyway, and not the Go toolchain.
     manifests = [
         doc for doc in yaml.safe_load_all(deployed.kubectl("kustomize", str(E2E_OVERLAY_DIR))) if doc
     ]

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
-import deploy_manifests
 from pod_meta_exporter.entrypoints.durations import parse_duration
 from support.waiting import wait_for
 
@@ -50,18 +49,6 @@ FIGURES = pytest.StashKey[list[str]]()
 
 Record = dict[str, Any]
 T = TypeVar("T")
-
-
-def retention_seconds() -> float:
-    """EXPORTER_RETENTION_PERIOD as tests/e2e/overlay sets it."""
-    (daemonset,) = (
-        o
-        for o in deploy_manifests.deploy_manifests(deploy_manifests.E2E_OVERLAY_DIR)
-        if o["kind"] == "DaemonSet"
-    )
-    (exporter,) = (c for c in daemonset["spec"]["template"]["spec"]["containers"] if c["name"] == EXPORTER)
-    (value,) = (v["value"] for v in exporter["env"] if v["name"] == "EXPORTER_RETENTION_PERIOD")
-    return parse_duration(value)
 
 
 class Pending(str):
@@ -136,6 +123,15 @@ class Stack:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
     # --- The DaemonSet ---
+
+    def retention_seconds(self) -> float:
+        """EXPORTER_RETENTION_PERIOD of the deployed DaemonSet (tests/e2e/overlay sets it)."""
+        daemonset = self.get("daemonset", DAEMONSET, "-n", NAMESPACE)
+        (exporter,) = (
+            c for c in daemonset["spec"]["template"]["spec"]["containers"] if c["name"] == EXPORTER
+        )
+        (value,) = (v["value"] for v in exporter["env"] if v["name"] == "EXPORTER_RETENTION_PERIOD")
+        return parse_duration(value)
 
     def wait_until_ready(self) -> None:
         poll(self._rollout_done, timeout=READY_TIMEOUT, interval=2.0, what=f"DaemonSet {DAEMONSET} ready")

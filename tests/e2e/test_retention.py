@@ -19,7 +19,7 @@ SLACK = 3.0
 
 
 def test_c_a_deleted_pods_file_is_removed_after_the_retention(stack: Stack, namespace: str) -> None:
-    retention = harness.retention_seconds()
+    retention = stack.retention_seconds()
     pod = stack.start_pod(namespace, case="retention")
     node = stack.wait_for_phase(pod, "Succeeded", "Failed")["spec"]["nodeName"]
     harness.poll(

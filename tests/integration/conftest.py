@@ -1,4 +1,5 @@
-"""The integration tier: a real etcd + kube-apiserver per session, deploy/'s RBAC, exporter subprocesses."""
+"""The integration tier: a real etcd + kube-apiserver per session, deploy/ rendered by the real kustomize,
+deploy/'s RBAC, exporter subprocesses."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import deploy_manifests
 from integration import harness
-from support.control_plane import Binaries, ControlPlane, ControlPlaneError, ensure_binaries, find_binaries
+from support import manifests
+from support.control_plane import (
+    Binaries,
+    ControlPlane,
+    ControlPlaneError,
+    ensure_binaries,
+    find_binaries,
+    locate,
+)
 from support.kubeapi import Json, KubeApi
 from support.tiers import Tier
 from support.waiting import wait_for
@@ -44,9 +52,10 @@ def control_plane_binaries() -> Binaries | str:
 
 def _will_build() -> bool:
     try:
-        return find_binaries() is None and shutil.which("go") is not None
+        missing = find_binaries() is None or locate("kustomize") is None
     except ControlPlaneError:
         return False
+    return missing and shutil.which("go") is not None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -54,13 +63,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not TIER.in_session(session):
         return
     if _will_build():
-        TIER.announce(session, "building kube-apiserver and etcd with Go, once (minutes)")
+        TIER.announce(session, "building kube-apiserver, etcd and kustomize with Go, once (minutes)")
     control_plane_binaries()
+    manifests.kustomize()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     TIER.require(control_plane_binaries())
+    TIER.require(manifests.kustomize())
 
 
 # --- the control plane -----------------------------------------------------------------------
@@ -143,7 +154,7 @@ def exporter_kube(control_plane: ControlPlane, service_account_token: str) -> It
 def namespace_metadata_role(admin: KubeApi, exporter_kube: KubeApi) -> Iterator[Json]:
     """The namespace-metadata overlay's ClusterRole in place of the base's, for one test."""
     path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{CLUSTER_ROLE}"
-    role = cluster_role(deploy_manifests.NAMESPACE_METADATA_DIR)
+    role = cluster_role(manifests.NAMESPACE_METADATA_DIR)
     admin.expect("PUT", path, role)
     try:
         # The authorizer reads RBAC from an informer: wait until it has seen the change.
@@ -152,7 +163,7 @@ def namespace_metadata_role(admin: KubeApi, exporter_kube: KubeApi) -> Iterator[
         )
         yield role
     finally:
-        admin.expect("PUT", path, cluster_role(deploy_manifests.BASE_DIR))
+        admin.expect("PUT", path, cluster_role(manifests.BASE_DIR))
         wait_for(
             lambda: not harness.can(exporter_kube, verb="watch", resource="namespaces"),
             what="namespaces denied",

@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import TYPE_CHECKING
 
-import deploy_manifests
+from support import manifests
 from support.exporter import Exporter, InCluster
 
 if TYPE_CHECKING:
@@ -139,8 +139,8 @@ SERVICE_ACCOUNT_USER = "system:serviceaccount:logging:fluent-bit"
 RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 
 
-def rbac_objects(directory: Path = deploy_manifests.BASE_DIR) -> list[Json]:
-    return [obj for obj in deploy_manifests.deploy_manifests(directory) if obj["kind"] in RBAC_KINDS]
+def rbac_objects(directory: Path = manifests.BASE_DIR) -> list[Json]:
+    return [obj for obj in manifests.render(directory) if obj["kind"] in RBAC_KINDS]
 
 
 def create_deploy_rbac(admin: KubeApi) -> None:

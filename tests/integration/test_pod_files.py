@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from deploy_manifests import REPO
 from integration import harness
 from integration.harness import create_pod, delete_pod, pod_file, uid
+from support.manifests import REPO
 from support.waiting import wait_for
 
 if TYPE_CHECKING:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import deploy_manifests
 from integration import harness
 from node import cgroups, host_state, workloads
 from node.namespaces import NodeNamespaces
 from node.reader import FluentBitReader
 from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
 from support import control_plane as kube_control_plane
+from support import manifests
 from support.control_plane import ControlPlane, ControlPlaneError
 from support.exporter import Exporter, InCluster
 from support.processes import tail
@@ -104,6 +104,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if _will_build():
         TIER.announce(session, "building the kubelet and its controllers with Go, once (minutes)")
     requirements()
+    manifests.kustomize()
 
 
 def _will_build() -> bool:
@@ -118,6 +119,7 @@ def _will_build() -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     TIER.require(requirements())
+    TIER.require(manifests.kustomize())  # deploy/'s RBAC and the deployed Fluent Bit's settings
 
 
 # --- the machine, the node and the control plane ----------------------------------------------
@@ -227,7 +229,7 @@ def node(
 def deployed_environment() -> dict[str, str]:
     """The sidecar's EXPORTER_* values from deploy/fluent-bit/daemonset.yaml (not those from the
     downward API); the fixture's flags set the node, the directory, the retention and the port."""
-    (daemonset,) = (o for o in deploy_manifests.deploy_manifests() if o["kind"] == "DaemonSet")
+    (daemonset,) = (o for o in manifests.render() if o["kind"] == "DaemonSet")
     containers = daemonset["spec"]["template"]["spec"]["containers"]
     (sidecar,) = (c for c in containers if c["name"] == "pod-meta-exporter")
     return {e["name"]: e["value"] for e in sidecar.get("env", []) if "value" in e}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-import deploy_manifests
+from support import manifests
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,7 +118,7 @@ class DeployedSettings:
 
     @classmethod
     def read(cls) -> DeployedSettings:
-        (configmap,) = (o for o in deploy_manifests.deploy_manifests() if o["kind"] == "ConfigMap")
+        (configmap,) = (o for o in manifests.render() if o["kind"] == "ConfigMap")
         pipeline = yaml.safe_load(configmap["data"]["fluent-bit.yaml"])["pipeline"]
         (tail,) = (i for i in pipeline["inputs"] if i["name"] == "tail")
         (kubernetes,) = (f for f in pipeline["filters"] if f["name"] == "kubernetes")

@@ -1,9 +1,9 @@
-"""Rules for deploy/: the manifests render, and wire Fluent Bit to the exporter as CONTRACT.md requires."""
+"""Rules for deploy/: the manifests render with kustomize, and wire Fluent Bit to the exporter as CONTRACT.md
+requires."""
 
 from __future__ import annotations
 
 import fnmatch
-import functools
 import ipaddress
 import re
 import urllib.parse
@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-import deploy_manifests
-from deploy_manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR, REPO
 from e2e import harness
 from pod_meta_exporter.entrypoints import cli, settings
+from support import manifests
+from support.manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR, REPO
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+pytestmark = pytest.mark.integration
 
 HELM_VALUES = DEPLOY_DIR / "helm" / "fluent-bit-values.yaml"
 KUSTOMIZATIONS = {"base": BASE_DIR, "namespace-metadata": NAMESPACE_METADATA_DIR, "e2e": E2E_OVERLAY_DIR}
@@ -55,13 +57,8 @@ class Setup:
         return found
 
 
-@functools.cache
-def rendered(directory: Path) -> list[Manifest]:
-    return deploy_manifests.deploy_manifests(directory)
-
-
 def kustomize_setup(directory: Path, *, fluent_bit_container: str = "fluent-bit") -> Setup:
-    objects = rendered(directory)
+    objects = manifests.render(directory)
     pod = one(objects, "DaemonSet")["spec"]["template"]["spec"]
     fluent_bit = container(pod["containers"], fluent_bit_container)
     config = yaml.safe_load(config_text(objects, pod, fluent_bit))
@@ -119,42 +116,21 @@ def test_every_yaml_file_under_deploy_parses() -> None:
         assert list(yaml.safe_load_all(path.read_text())), path
 
 
-@pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
-def test_every_file_a_kustomization_names_exists(directory: Path) -> None:
-    pending = [directory]
-    while pending:
-        here = pending.pop()
-        kustomization = yaml.safe_load(deploy_manifests.kustomization_path(here).read_text())
-        named = [*kustomization.get("resources", []), *kustomization.get("components", [])]
-        named += [patch["path"] for patch in kustomization.get("patches", []) if "path" in patch]
-        for entry in named:
-            path = here / entry
-            assert path.exists(), f"{here} names {entry}, which does not exist"
-            if path.is_dir():
-                pending.append(path)
-
-
-@pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
-def test_the_renderer_agrees_with_kubectl_kustomize(directory: Path) -> None:
-    expected = deploy_manifests.kubectl_kustomize(directory)
-    if expected is None:
-        pytest.skip("kubectl is not installed: deploy_manifests() is not compared with kustomize")
-    key = deploy_manifests.object_id
-    assert sorted(rendered(directory), key=key) == sorted(expected, key=key)
-
-
-def test_the_renderer_stops_when_a_guarded_patch_no_longer_fits(tmp_path: Path) -> None:
+def test_a_guarded_patch_that_no_longer_fits_stops_the_render(tmp_path: Path) -> None:
+    # The overlays guard their JSON 6902 patches with `test` operations, so that a change to the
+    # base fails the render instead of patching the wrong container.
     (tmp_path / "kustomization.yaml").write_text(
         "resources: [pod.yaml]\n"
         "patches:\n"
         "  - target: {kind: Pod, name: p}\n"
-        "    patch: '[{op: test, path: /spec/containers/0/name, value: exporter}]'\n"
+        "    patch: |\n"
+        "      - {op: test, path: /spec/containers/0/name, value: exporter}\n"
     )
     (tmp_path / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: other}]}\n"
     )
-    with pytest.raises(ValueError, match="test failed"):
-        deploy_manifests.deploy_manifests(tmp_path)
+    with pytest.raises(manifests.KustomizeError, match="test failed"):
+        manifests.render(tmp_path)
 
 
 # --- Fluent Bit ------------------------------------------------------------------------------
@@ -206,7 +182,7 @@ def test_the_kubernetes_filter_does_not_use_the_kubelet(setup: Setup) -> None:
 
 
 def test_fluent_bit_does_not_read_back_its_own_stdout() -> None:
-    objects = rendered(BASE_DIR)
+    objects = manifests.render(BASE_DIR)
     daemonset = one(objects, "DaemonSet")
     setup = kustomize_setup(BASE_DIR)
     assert [output["name"] for output in setup.outputs] == ["stdout"]
@@ -230,7 +206,7 @@ def test_fluent_bit_waits_out_a_cold_clusters_dns_before_its_liveness_probe_coun
 
 def test_fluent_bit_runs_a_pinned_release() -> None:
     (fluent_bit,) = (c for c in pod_spec(BASE_DIR)["containers"] if c["name"] == "fluent-bit")
-    name, tag, _ = deploy_manifests.split_image(fluent_bit["image"])
+    name, tag, _ = split_image(fluent_bit["image"])
     assert name == "cr.fluentbit.io/fluent/fluent-bit"
     assert re.fullmatch(r"\d+\.\d+\.\d+", tag), tag
 
@@ -239,12 +215,12 @@ def test_fluent_bit_runs_a_pinned_release() -> None:
 
 
 def test_the_cluster_role_allows_only_reading_pods() -> None:
-    rules = one(rendered(BASE_DIR), "ClusterRole")["rules"]
+    rules = one(manifests.render(BASE_DIR), "ClusterRole")["rules"]
     assert rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": POD_VERBS}]
 
 
 def test_the_namespace_metadata_component_adds_only_reading_namespaces() -> None:
-    rules = one(rendered(NAMESPACE_METADATA_DIR), "ClusterRole")["rules"]
+    rules = one(manifests.render(NAMESPACE_METADATA_DIR), "ClusterRole")["rules"]
     assert rules == [
         {"apiGroups": [""], "resources": ["pods"], "verbs": POD_VERBS},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": POD_VERBS},
@@ -252,7 +228,7 @@ def test_the_namespace_metadata_component_adds_only_reading_namespaces() -> None
 
 
 def test_the_cluster_role_is_bound_to_the_daemonsets_service_account() -> None:
-    objects = rendered(BASE_DIR)
+    objects = manifests.render(BASE_DIR)
     daemonset = one(objects, "DaemonSet")
     binding = one(objects, "ClusterRoleBinding")
     assert binding["roleRef"] == {
@@ -327,11 +303,11 @@ def test_the_exporter_has_requests_and_limits(setup: Setup) -> None:
 
 
 def test_the_exporter_image_can_be_overridden_with_kustomize_images() -> None:
-    kustomization = yaml.safe_load(deploy_manifests.kustomization_path(BASE_DIR).read_text())
+    kustomization = yaml.safe_load((BASE_DIR / "kustomization.yaml").read_text())
     (entry,) = (image for image in kustomization["images"] if image["name"] == EXPORTER)
     exporter = container(pod_spec(BASE_DIR)["containers"], EXPORTER)
     assert exporter["image"] == f"{entry['newName']}:{entry['newTag']}"
-    assert deploy_manifests.split_image(exporter["image"])[0] == entry["name"]
+    assert split_image(exporter["image"])[0] == entry["name"]
 
 
 # --- The e2e overlay -------------------------------------------------------------------------
@@ -377,9 +353,9 @@ def test_the_e2e_variants_run_the_same_fluent_bit(variant: str) -> None:
 def test_the_e2e_overlay_takes_fluent_bit_from_ghcr_at_the_base_release() -> None:
     base = container(pod_spec(BASE_DIR)["containers"], "fluent-bit")
     e2e = container(pod_spec(E2E_OVERLAY_DIR)["containers"], "fluent-bit")
-    name, tag, _ = deploy_manifests.split_image(e2e["image"])
+    name, tag, _ = split_image(e2e["image"])
     assert name == "ghcr.io/fluent/fluent-bit"
-    assert tag == deploy_manifests.split_image(base["image"])[1]
+    assert tag == split_image(base["image"])[1]
 
 
 def test_the_e2e_pause_of_fluent_bit_stays_within_its_liveness_budget() -> None:
@@ -403,7 +379,7 @@ def one(objects: list[Manifest], kind: str) -> Manifest:
 
 
 def pod_spec(directory: Path) -> Manifest:
-    spec: Manifest = one(rendered(directory), "DaemonSet")["spec"]["template"]["spec"]
+    spec: Manifest = one(manifests.render(directory), "DaemonSet")["spec"]["template"]["spec"]
     return spec
 
 
@@ -479,6 +455,16 @@ def is_on(value: str) -> bool:
     lowered = value.strip().lower()
     assert lowered in {"on", "off", "true", "false"}, f"not a Fluent Bit boolean: {value!r}"
     return lowered in {"on", "true"}
+
+
+def split_image(reference: str) -> tuple[str, str, str]:
+    """`registry:5000/name:tag@sha256:...` -> ("registry:5000/name", "tag", "sha256:...")."""
+    rest, _, digest = reference.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest
+    return rest, "", digest
 
 
 def fluent_bit_seconds(value: str) -> float:
