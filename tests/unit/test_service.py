@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 import podfactory
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
@@ -36,18 +35,16 @@ CLI = (sys.executable, "-m", "pod_meta_exporter.entrypoints.cli")
 
 
 def make_container(tmp_path: Path, **overrides: object) -> Container:
-    container = Container()
     # Every setting at its default, as `settings.load` gives it, but for these.
-    config: dict[str, object] = dataclasses.asdict(settings.load([], {}, hostname="node-a")) | {
+    changes: dict[str, object] = {
         "destination_dir": tmp_path / "meta",
         "retention_period": 0.3,
         "listen": ("127.0.0.1", 0),
         "log_format": "text",
         "cluster": "simulated",
     }
-    config.update(overrides)
-    container.config.from_dict(config)
-    return container
+    defaults = settings.load([], {}, hostname="node-a")
+    return Container(settings=dataclasses.replace(defaults, **(changes | overrides)))
 
 
 class Running:
@@ -88,10 +85,6 @@ def running(tmp_path: Path, fake_cluster: FakeCluster) -> Iterator[tuple[Contain
 def metric(container: Container, name: str, **labels: str) -> float:
     value = container.metrics().registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
-
-
-def test_the_container_resolves_every_dependency() -> None:
-    Container().check_dependencies()
 
 
 def test_the_service_writes_a_pods_file_and_removes_it_after_the_retention(
@@ -234,11 +227,6 @@ def test_the_simulated_cluster_creates_updates_and_deletes_short_lived_pods() ->
     ]
     assert [bool(e.pod["status"]["containerStatuses"][0]["imageID"]) for e in started] == [False, True]
     assert not cluster.is_live()
-
-
-def test_the_metrics_registry_is_per_container() -> None:
-    assert isinstance(Container().metrics().registry, CollectorRegistry)
-    assert Container().metrics().registry is not Container().metrics().registry
 
 
 def test_sigterm_stops_the_process_within_two_seconds_and_keeps_the_files(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
@@ -29,13 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logs.configure(log_format=config.log_format, level=config.log_level)
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    container = Container()
-    container.config.from_dict(dataclasses.asdict(config))
-    return run(container)
+    return run(Container(settings=config))
 
 
 def run(container: Container) -> int:
-    log.info("starting", extra={"config": _describe(container)})
+    log.info("starting", extra={"config": container.settings().describe()})
     try:
         store = container.store()
         store.prepare()
@@ -60,11 +57,6 @@ def run(container: Container) -> int:
         return service.run()
     finally:
         server.stop()
-
-
-def _describe(container: Container) -> dict[str, object]:
-    values = container.config()
-    return settings.Settings(**values).describe()
 
 
 if __name__ == "__main__":
