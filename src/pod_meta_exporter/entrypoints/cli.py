@@ -52,7 +52,7 @@ def run(container: Container) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: service.stop())
     server.start()
-    log.info("serving /healthz, /readyz and /metrics on port %d", server.port)
+    log.info("serving /healthz, /readyz and /metrics on port %d", server.port, extra={"port": server.port})
     try:
         return service.run()
     finally:
