@@ -45,8 +45,8 @@ def main() -> int:
         assert process.stderr is not None
         for line in process.stderr:
             entry = json.loads(line)
-            if "port" in entry["message"]:
-                port.append(int(entry["message"].rsplit(" ", 1)[-1]))
+            if "port" in entry:  # the HTTP server's, a field of its start-up record
+                port.append(entry["port"])
             print(f"  [log] {entry['level']}: {entry['message']}")
 
     reader = threading.Thread(target=read_logs, daemon=True)

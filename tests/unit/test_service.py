@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.store import MemoryStore
@@ -28,26 +22,22 @@ from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from pod_meta_exporter.service.runner import Service
 
 
-CLI = (sys.executable, "-m", "pod_meta_exporter.entrypoints.cli")
-
-
 def make_container(tmp_path: Path, **overrides: object) -> Container:
-    container = Container()
     # Every setting at its default, as `settings.load` gives it, but for these.
-    config: dict[str, object] = dataclasses.asdict(settings.load([], {}, hostname="node-a")) | {
+    changes: dict[str, object] = {
         "destination_dir": tmp_path / "meta",
         "retention_period": 0.3,
         "listen": ("127.0.0.1", 0),
         "log_format": "text",
         "cluster": "simulated",
     }
-    config.update(overrides)
-    container.config.from_dict(config)
-    return container
+    defaults = settings.load([], {}, hostname="node-a")
+    return Container(settings=dataclasses.replace(defaults, **(changes | overrides)))
 
 
 class Running:
@@ -88,10 +78,6 @@ def running(tmp_path: Path, fake_cluster: FakeCluster) -> Iterator[tuple[Contain
 def metric(container: Container, name: str, **labels: str) -> float:
     value = container.metrics().registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
-
-
-def test_the_container_resolves_every_dependency() -> None:
-    Container().check_dependencies()
 
 
 def test_the_service_writes_a_pods_file_and_removes_it_after_the_retention(
@@ -234,105 +220,3 @@ def test_the_simulated_cluster_creates_updates_and_deletes_short_lived_pods() ->
     ]
     assert [bool(e.pod["status"]["containerStatuses"][0]["imageID"]) for e in started] == [False, True]
     assert not cluster.is_live()
-
-
-def test_the_metrics_registry_is_per_container() -> None:
-    assert isinstance(Container().metrics().registry, CollectorRegistry)
-    assert Container().metrics().registry is not Container().metrics().registry
-
-
-def test_sigterm_stops_the_process_within_two_seconds_and_keeps_the_files(tmp_path: Path) -> None:
-    meta = tmp_path / "meta"
-    process = subprocess.Popen(
-        [
-            *CLI,
-            "--cluster",
-            "simulated",
-            "--destination-dir",
-            str(meta),
-            "--listen",
-            "127.0.0.1:0",
-            "--retention-period",
-            "1m",
-            "--log-format",
-            "json",
-            "--node-name",
-            "node-a",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(
-            lambda: len(list(meta.glob("*.meta"))) >= 3, timeout=20, what="files from the simulated node"
-        )
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=5)
-        elapsed = time.monotonic() - started
-    finally:
-        process.kill()
-        process.wait()
-    assert process.returncode == 0, err
-    assert elapsed < 2.0
-    assert len(list(meta.glob("*.meta"))) >= 3
-    lines = [json.loads(line) for line in err.splitlines()]
-    assert lines[0]["message"] == "starting"
-    assert lines[0]["config"]["retention_period"] == "1m"
-    assert lines[-1]["message"] == "stopping; the files stay in place for Fluent Bit"
-
-
-def test_an_unusable_destination_directory_exits_2_with_one_line(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    result = subprocess.run(
-        [
-            *CLI,
-            "--cluster",
-            "simulated",
-            "--destination-dir",
-            str(blocker / "meta"),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "text",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "cannot use the destination directory" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_a_missing_kubeconfig_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            *CLI, "--kubeconfig", str(tmp_path / "none"),
-            "--destination-dir", str(tmp_path / "meta"), "--listen", "127.0.0.1:0", "--log-format", "text",
-        ],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1
-    assert errors[0].endswith(f"cannot start: kubeconfig {tmp_path / 'none'}: no such file")
-
-
-def test_the_demo_shows_files_written_rewritten_and_removed(tmp_path: Path) -> None:
-    demo = Path(__file__).parents[2] / "scripts" / "demo.py"
-    result = subprocess.run(
-        [sys.executable, str(demo)],
-        env={**os.environ, "DEMO_SECONDS": "10", "DEMO_DIR": str(tmp_path / "demo-meta")},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert any(" + demo_web-0.meta" in line for line in lines)
-    assert any(" ~ " in line and "imageID" in line for line in lines)  # image IDs arrive later
-    # Pods live at most 4s and are kept 5s; the first is created within 1s, so one is gone by 10s.
-    assert any(" - " in line for line in lines), "no removal after the 5s retention"
-    assert "pod_meta_exporter_files_written_total" in result.stdout

@@ -22,42 +22,51 @@ if TYPE_CHECKING:
 
 
 class FakeCluster:
-    """Delivers what emit() is given, at once, in the caller's thread; end() ends the events."""
+    """Delivers what emit() is given, at once, in the caller's thread, until close(); end() ends it."""
 
     def __init__(self, *initial: ClusterEvent, live: bool = True) -> None:
         self.live = live
         self.closed = False
         self._pending: list[ClusterEvent] = list(initial)
+        self._started = False
         self._ended = False
         self._emit: Callable[[ClusterEvent], None] | None = None
         self._end: Callable[[], None] | None = None
 
     def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
+        if self._started:
+            msg = "FakeCluster.start() can be called only once"
+            raise RuntimeError(msg)
+        self._started = True
         self._emit, self._end = emit, ended
-        for event in self._pending:
-            emit(event)
-        self._pending.clear()
-        if self._ended:
+        while self._pending and not self.closed:  # the consumer may close it from emit()
+            emit(self._pending.pop(0))
+        if self._ended and not self.closed:
             ended()
 
     def emit(self, event: ClusterEvent) -> None:
-        """Deliver the event now, or at start() if the consumer has not started yet."""
+        """Deliver the event now, or at start() if the consumer has not started yet; after close(), never."""
+        if self.closed:
+            return
         if self._emit is None:
             self._pending.append(event)
         else:
             self._emit(event)
 
     def end(self) -> None:
-        """The events end, as if the cluster failed."""
+        """The events end, as if the cluster failed; after close() that is no failure, and not reported."""
+        if self.closed:
+            return
         self._ended = True
         if self._end is not None:
             self._end()
 
     def is_live(self) -> bool:
-        return self.live and not self.closed
+        return self.live and self._started and not self.closed
 
     def close(self) -> None:
         self.closed = True
+        self._pending.clear()
 
 
 class SimulatedCluster:
@@ -87,11 +96,18 @@ class SimulatedCluster:
         self._closed = threading.Event()
         self._serial = itertools.count(1)
         self._tickets = itertools.count()  # orders events scheduled for the same moment
+        self._thread: threading.Thread | None = None
 
     def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
+        if self._thread is not None:
+            msg = "SimulatedCluster.start() can be called only once"
+            raise RuntimeError(msg)
+
         def deliver() -> None:
             try:
                 for event in self.events():
+                    if self._closed.is_set():  # an event made just before close()
+                        return
                     emit(event)
             except Exception:  # the consumer stopped
                 return
@@ -135,7 +151,7 @@ class SimulatedCluster:
         schedule.sort(key=lambda item: (item[0], item[1]))
 
     def is_live(self) -> bool:
-        return not self._closed.is_set()
+        return self._thread is not None and not self._closed.is_set()
 
     def close(self) -> None:
         self._closed.set()

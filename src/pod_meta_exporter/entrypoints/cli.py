@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
@@ -29,13 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logs.configure(log_format=config.log_format, level=config.log_level)
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    container = Container()
-    container.config.from_dict(dataclasses.asdict(config))
-    return run(container)
+    return run(Container(settings=config))
 
 
 def run(container: Container) -> int:
-    log.info("starting", extra={"config": _describe(container)})
+    log.info("starting", extra={"config": container.settings().describe()})
     try:
         store = container.store()
         store.prepare()
@@ -55,16 +52,11 @@ def run(container: Container) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: service.stop())
     server.start()
-    log.info("serving /healthz, /readyz and /metrics on port %d", server.port)
+    log.info("serving /healthz, /readyz and /metrics on port %d", server.port, extra={"port": server.port})
     try:
         return service.run()
     finally:
         server.stop()
-
-
-def _describe(container: Container) -> dict[str, object]:
-    values = container.config()
-    return settings.Settings(**values).describe()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
@@ -14,78 +15,97 @@ from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.metadata import KeyFilter, MetadataSelection
 from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.http import HealthServer
+from pod_meta_exporter.entrypoints.settings import Settings
 from pod_meta_exporter.service.runner import Service
 
 if TYPE_CHECKING:
-    from pod_meta_exporter.domain.documents import DocumentProfile
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from pod_meta_exporter.domain.ports import Cluster
 
 
 def _kubernetes_cluster(
-    *,
-    kubeconfig: object,
-    node_name: str,
-    namespace_metadata: bool,
-    profile: DocumentProfile,
-    inactivity_timeout: float,
-    metrics: Metrics,
-) -> object:
+    *, settings: Settings, metrics: Metrics, environ: Mapping[str, str], service_account_dir: Path
+) -> Cluster:
     # Imported here so that the demo and --help never pay for urllib3 and TLS.
     from pod_meta_exporter.adapters import kubernetes
 
-    endpoint = kubernetes.load_endpoint(kubeconfig)  # type: ignore[arg-type]
+    endpoint = kubernetes.load_endpoint(
+        settings.kubeconfig, environ=environ, service_account_dir=service_account_dir
+    )
     return kubernetes.KubernetesCluster(
         transport=kubernetes.HttpTransport(endpoint, user_agent=identity.user_agent()),
-        node_name=node_name,
-        namespace_metadata=namespace_metadata,
-        settings=kubernetes.WatchSettings(inactivity_timeout=inactivity_timeout),
+        node_name=settings.node_name,
+        namespace_metadata=settings.namespace_metadata,
+        settings=kubernetes.WatchSettings(inactivity_timeout=settings.inactive_watch_timeout),
         metrics=metrics,
-        profile=profile,
+        profile=settings.content,
     )
 
 
+def _service_account_dir() -> Path:
+    from pod_meta_exporter.adapters.kubernetes import config
+
+    return config.SERVICE_ACCOUNT_DIR
+
+
 class Container(containers.DeclarativeContainer):
-    config = providers.Configuration(strict=True)
+    """Give it the settings, `Container(settings=...)`; everything else it builds when first asked."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    # Where the kubernetes cluster looks for its API server: the process's own environment and
+    # service account mount, unless a test gives others.
+    environ = providers.Object(os.environ)
+    service_account_dir = providers.Callable(_service_account_dir)
 
     metrics = providers.Singleton(Metrics)
     clock = providers.Singleton(SystemClock)
     store = providers.Singleton(
-        DirectoryStore, config.destination_dir, file_mode=config.file_mode, fsync=config.fsync
+        DirectoryStore,
+        settings.provided.destination_dir,
+        file_mode=settings.provided.file_mode,
+        fsync=settings.provided.fsync,
     )
-    cluster = providers.Selector(
-        config.cluster,
+    cluster: providers.Provider[Cluster] = providers.Selector(
+        settings.provided.cluster,
         kubernetes=providers.Singleton(
             _kubernetes_cluster,
-            kubeconfig=config.kubeconfig,
-            node_name=config.node_name,
-            namespace_metadata=config.namespace_metadata,
-            profile=config.content,
-            inactivity_timeout=config.inactive_watch_timeout,
+            settings=settings,
             metrics=metrics,
+            environ=environ,
+            service_account_dir=service_account_dir,
         ),
         simulated=providers.Singleton(
-            SimulatedCluster, node_name=config.node_name, namespace_metadata=config.namespace_metadata
+            SimulatedCluster,
+            node_name=settings.provided.node_name,
+            namespace_metadata=settings.provided.namespace_metadata,
         ),
     )
     metadata = providers.Singleton(
         MetadataSelection,
-        labels=providers.Factory(KeyFilter, config.labels_include, config.labels_exclude),
-        annotations=providers.Factory(KeyFilter, config.annotations_include, config.annotations_exclude),
-        last_applied_configuration=config.keep_last_applied_configuration,
-        workload_annotation=config.workload_annotation,
+        labels=providers.Factory(
+            KeyFilter, settings.provided.labels_include, settings.provided.labels_exclude
+        ),
+        annotations=providers.Factory(
+            KeyFilter, settings.provided.annotations_include, settings.provided.annotations_exclude
+        ),
+        last_applied_configuration=settings.provided.keep_last_applied_configuration,
+        workload_annotation=settings.provided.workload_annotation,
     )
     directory = providers.Singleton(
         MetaDirectory,
-        retention=config.retention_period,
-        profile=config.content,
+        retention=settings.provided.retention_period,
+        profile=settings.provided.content,
         metadata=metadata,
-        namespace_metadata=config.namespace_metadata,
+        namespace_metadata=settings.provided.namespace_metadata,
     )
     service = providers.Singleton(
         Service, directory=directory, cluster=cluster, store=store, clock=clock, metrics=metrics
     )
     http = providers.Singleton(
         HealthServer,
-        listen=config.listen,
+        listen=settings.provided.listen,
         registry=metrics.provided.registry,
         ready=service.provided.ready,
         alive=service.provided.alive,

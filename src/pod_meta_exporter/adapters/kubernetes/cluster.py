@@ -33,7 +33,8 @@ class KubernetesCluster:
 
     start() runs one thread per resource, which hands each event to the consumer's emit() and
     waits there while the consumer is behind. close(), from any thread, sets the stop token, which
-    cuts the in-flight responses, so the threads end at once rather than after a read timeout.
+    cuts the in-flight responses, so the threads end at once rather than after a read timeout; an
+    event a thread already holds then is dropped, not delivered.
     """
 
     def __init__(
@@ -60,13 +61,15 @@ class KubernetesCluster:
         self._watchers: list[watching.Watcher] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._started = False
 
     def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
         """A resync per resource first, then changes and resyncs; once only."""
         with self._lock:
-            if self._watchers:
+            if self._started:
                 msg = "KubernetesCluster.start() can be called only once"
                 raise RuntimeError(msg)
+            self._started = True
             self._watchers = [
                 watching.Watcher(
                     listwatch=listwatch.ApiListWatch(
@@ -77,7 +80,7 @@ class KubernetesCluster:
                     metrics=self._metrics,
                     rng=self._rng,
                     stop=self._stop,
-                    emit=emit,
+                    emit=self._until_closed(emit),
                 )
                 for target in self._targets
             ]
@@ -92,8 +95,22 @@ class KubernetesCluster:
             self._threads.append(thread)
             thread.start()
 
+    def _until_closed(self, emit: Callable[[ClusterEvent], None]) -> Callable[[ClusterEvent], None]:
+        def guarded(event: ClusterEvent) -> None:
+            # A thread may have read an event before close() cut its response; the consumer, which
+            # may have closed the cluster from emit() itself, gets nothing more.
+            if self._stop.is_set():
+                raise stopping.Stopped
+            emit(event)
+
+        return guarded
+
     def is_live(self) -> bool:
-        return bool(self._watchers) and all(watcher.live for watcher in self._watchers)
+        return (
+            not self._stop.is_set()
+            and bool(self._watchers)
+            and all(watcher.live for watcher in self._watchers)
+        )
 
     def close(self) -> None:
         self._stop.set()
