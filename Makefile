@@ -9,16 +9,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HYPOTHESIS_PROFILE ?= $(if $(filter true,$(CI)),ci,dev)
 export HYPOTHESIS_PROFILE
+# More arguments for pytest or bench/run.py, e.g. from `nox -s unit -- -k store`.
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: test demo lint typecheck unit integration controlplane node node-runtime build image bench e2e clean
+# This file is the one description of the pipeline; noxfile.py runs these targets in its own venvs
+# (VENV=<the session's venv>) and for other Python versions.
+.PHONY: test demo lint typecheck unit process integration controlplane node node-runtime build image bench e2e clean
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
-test: lint typecheck unit integration node
+test: lint typecheck unit process integration node
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench noxfile.py scripts
@@ -32,14 +38,18 @@ typecheck: $(BIN)/.installed
 
 # The unit tier, with the domain held to 100% line and branch coverage.
 unit: $(BIN)/.installed
-	$(BIN)/pytest tests/unit --cov --cov-report= -p no:cacheprovider
+	$(PYTEST) tests/unit --cov --cov-report= $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='src/pod_meta_exporter/domain/*' --fail-under=100
 	$(BIN)/python bench/pipeline.py --smoke
+
+# The real program as a subprocess: SIGTERM, exit codes, the demo.
+process: $(BIN)/.installed
+	$(PYTEST) tests/process $(PYTEST_ARGS)
 
 # The integration tier: a real kube-apiserver and etcd, and deploy/ rendered by the real kustomize,
 # built once into ~/.cache (minutes, cold).
 integration: $(BIN)/.installed controlplane
-	$(BIN)/pytest tests/integration -p no:cacheprovider
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
 controlplane:
 	@if [ -n "$$KUBE_APISERVER_BIN" ] && [ -n "$$ETCD_BIN" ] && [ -n "$$KUSTOMIZE_BIN" ]; then \
@@ -51,7 +61,7 @@ controlplane:
 node: $(BIN)/.installed controlplane node-runtime
 	@if command -v go >/dev/null; then \
 	  bash scripts/build-controlplane.sh kubelet kube-controller-manager kube-scheduler >/dev/null; fi
-	$(BIN)/pytest tests/node -p no:cacheprovider
+	$(PYTEST) tests/node $(PYTEST_ARGS)
 
 node-runtime:
 	bash scripts/install-node-runtime.sh
@@ -73,10 +83,10 @@ image:
 # kind + Fluent Bit + the sidecar (Docker, kind, kubectl); skips in one line without them.
 e2e: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,e2e]'
-	$(BIN)/pytest tests/e2e -rs -p no:cacheprovider
+	$(PYTEST) tests/e2e -rs $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed controlplane
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dist build .coverage .mypy_cache .ruff_cache .pytest_cache demo-meta
