@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -100,7 +99,7 @@ def _forced_410(cp: ControlPlane, exporter: Exporter, api: KubeApi, pods: worklo
     pods' files are written."""
     relists = exporter.metrics().total(RELISTS)
     new = pods.batch(range(PODS, PODS + 10), prefix="api")
-    exporter.signal(signal.SIGSTOP)
+    exporter.pause()
     try:
         cp.stop_apiserver()
         cp.start_apiserver()
@@ -110,7 +109,7 @@ def _forced_410(cp: ControlPlane, exporter: Exporter, api: KubeApi, pods: worklo
             workload.create_pod(api, pod)
         cp.compact_etcd()
     finally:
-        exporter.signal(signal.SIGCONT)
+        exporter.resume()
     wait_for(
         lambda: exporter.metrics().total(RELISTS) > relists and exporter.ready(),
         timeout=90,

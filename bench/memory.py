@@ -5,6 +5,7 @@ and how long a start spends importing, in each mode."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import sys
@@ -141,9 +142,13 @@ class _Modes:
             yield exporters
 
 
+def _holds(exporter: Exporter, pods: int) -> bool:
+    return len(exporter.files()) >= pods
+
+
 def _measure(result: Result, exporters: dict[str, Exporter], situation: str, *, pods: int) -> None:
     for exporter in exporters.values():
-        wait_for(lambda e=exporter: len(e.files()) >= pods, timeout=120, what=f"{pods} files")
+        wait_for(functools.partial(_holds, exporter, pods), timeout=120, what=f"{pods} files")
     for mode, exporter in exporters.items():
         result.record(mode, situation, exporter.stable_rss_kib(), exporter.hwm_kib())
 

@@ -15,7 +15,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 import podgen
 from pod_meta_exporter.adapters.kubernetes import watching
@@ -45,7 +48,7 @@ def naive_path(lines: list[bytes], directory: Path) -> float:
     (json.loads, then deserialize into V1Pod), sanitize_for_serialization, json.dump in place."""
     from kubernetes import client
 
-    api = client.ApiClient()
+    api: Any = client.ApiClient()  # the client is untyped
     directory.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for line in lines:
@@ -62,7 +65,7 @@ def measure(count: int, base: Path, *, repeats: int = 1) -> dict[str, float]:
     """events/s of each path in a fresh directory under `base`: the median of `repeats` runs."""
     lines = podgen.watch_lines(count)
     runs: dict[str, list[float]] = {"minimal": [], "full": [], "naive": []}
-    paths = {
+    paths: dict[str, Callable[[Path], float]] = {
         "minimal": lambda d: real_path(lines, DocumentProfile.MINIMAL, d),
         "full": lambda d: real_path(lines, DocumentProfile.FULL, d),
         "naive": lambda d: naive_path(lines, d),

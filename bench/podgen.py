@@ -71,7 +71,7 @@ def pod(index: int, *, node: str = "bench-node", rng: random.Random) -> dict[str
                 "started": True,
             }
         )
-    managed = [
+    managed: list[dict[str, Any]] = [
         {
             "manager": manager,
             "operation": "Update",

@@ -107,8 +107,8 @@ def main() -> int:
     result.seconds = time.monotonic() - started
     print()
     print(result.table())
-    for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
+    for failure in result.errors:
+        print(f"error: {failure}", file=sys.stderr)
     if output is not None:
         output.write_text(result.markdown())
         print(f"\nwrote {_relative(output)}")

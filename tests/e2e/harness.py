@@ -64,21 +64,16 @@ class KubectlError(RuntimeError):
     """kubectl failed; the message carries its stderr."""
 
 
-def poll(probe: Callable[[], T], *, timeout: float, interval: float, what: str) -> T:
+def poll(probe: Callable[[], T | Pending], *, timeout: float, interval: float, what: str) -> T:
     """wait_for, with a failed kubectl call inside the probe counted as "not yet".
 
     About a hundred kubectl calls are made per test, and an exec can fail with "error dialing
     backend" or a logs call with a dropped stream; the next poll usually succeeds. A call that
     keeps failing still fails the test at the timeout, showing its error."""
 
-    def tolerant() -> T | Pending:
-        try:
-            return probe()
-        except KubectlError as error:
-            return Pending(f"kubectl failed: {error}")
-
     # wait_for returns only a truthy value, and a Pending never is.
-    return cast("T", wait_for(tolerant, timeout=timeout, interval=interval, what=what))
+    found = wait_for(probe, timeout=timeout, interval=interval, what=what, retry_on=(KubectlError,))
+    return cast("T", found)
 
 
 @dataclass(frozen=True)

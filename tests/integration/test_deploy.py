@@ -401,7 +401,8 @@ def env_value(spec: Manifest, name: str, *, default: str | None = None) -> str:
 
 def mount_at(spec: Manifest, path: str) -> Manifest:
     (found,) = (m for m in spec["volumeMounts"] if m["mountPath"] == path)
-    return found
+    mount: Manifest = found
+    return mount
 
 
 def config_text(objects: list[Manifest], pod: Manifest, fluent_bit: Manifest) -> str:

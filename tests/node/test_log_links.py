@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from typing import TYPE_CHECKING
@@ -15,7 +16,9 @@ from support.fluent_bit import DeployedSettings
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
-    from node.reader import FluentBitReader, Observed
+    from pathlib import Path
+
+    from node.reader import FluentBitReader, MetaEvent, Observed
     from node.services import NodeServices
     from support.exporter import Exporter
     from support.kubeapi import KubeApi
@@ -36,6 +39,15 @@ def _links(reader: FluentBitReader, namespace: str, count: int, *, timeout: floa
         seen=lambda: len(reader.observed(namespace=namespace)),
     )
     return reader.observed(namespace=namespace)
+
+
+def _removals(reader: FluentBitReader, meta_file: str) -> list[MetaEvent]:
+    return [event for event in reader.meta_events(meta_file) if event.removed]
+
+
+def _gone(path: Path) -> bool:
+    """Whether `path`, a link or a directory, is gone."""
+    return not (path.is_symlink() or path.exists())
 
 
 def _milliseconds(values: list[float]) -> str:
@@ -140,6 +152,7 @@ def test_an_init_containers_log_finds_its_entry_in_init_container_statuses(
 def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
     admin: KubeApi, namespace: str, reader: FluentBitReader, exporter: Exporter, summary: list[str]
 ) -> None:
+    assert exporter.retention is not None
     retention = parse_duration(exporter.retention)
     commands = {"running": ["sh", "-c", "echo up; exec sleep 3600"], "finished": workloads.PRINT_TWO_LINES}
     uids = {
@@ -162,11 +175,9 @@ def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
 
     wait_for(all_gone, timeout=30, what="the pods gone from the API", seen=lambda: gone)
     for name, o in observed.items():
-        removal = wait_for(
-            lambda o=o: [e for e in reader.meta_events(o.link.meta_file) if e.removed],
-            timeout=retention + 10,
-            what=f"{o.link.meta_file} removed",
-        )[0]
+        meta_file = o.link.meta_file
+        removals = functools.partial(_removals, reader, meta_file)
+        removal = wait_for(removals, timeout=retention + 10, what=f"{meta_file} removed")[0]
         kept = removal.at - gone[name]
         assert retention - 0.5 <= kept <= retention + 5, (name, kept)
 
@@ -174,8 +185,10 @@ def test_deleted_pods_keep_their_files_for_the_retention_and_no_longer(
     for name, o in observed.items():
         link = reader.log_dir / o.link.file
         pod_logs = reader.log_dir.parent / "pods" / f"{namespace}_{name}_{uids[name]}"
-        link_gone = wait_for(lambda link=link: not link.is_symlink() and time.monotonic(), timeout=150)
-        logs_gone = wait_for(lambda logs=pod_logs: not logs.exists() and time.monotonic(), timeout=150)
+        wait_for(functools.partial(_gone, link), timeout=150, interval=0.1)
+        link_gone = time.monotonic()
+        wait_for(functools.partial(_gone, pod_logs), timeout=150, interval=0.1)
+        logs_gone = time.monotonic()
         summary.append(
             f"deletion ({name} pod): .meta kept {retention:g} s as set; after the pod left the API, the "
             f"kubelet removed its log link after {link_gone - gone[name]:.0f} s and its log directory "

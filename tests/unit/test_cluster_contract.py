@@ -8,7 +8,6 @@ import threading
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import pytest
-from kube_stub import NODE, KubeStub, Listing, Stream, added, deleted, modified, pod
 
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
@@ -16,6 +15,7 @@ from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.ports import Cluster
 from support import podfactory
+from support.kube_stub import NODE, KubeStub, Listing, Stream, added, deleted, modified, pod
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -50,7 +50,8 @@ class Consumer:
             return list(self._events)
 
     def wait_for_events(self, count: int) -> list[events.ClusterEvent]:
-        return wait_for(lambda: len(self.seen()) >= count and self.seen(), what=f"{count} events")
+        wait_for(lambda: len(self.seen()) >= count, what=f"{count} events")
+        return self.seen()
 
 
 class ClusterContract(Generic[ClusterT]):
@@ -184,7 +185,7 @@ class TestKubernetesCluster(ClusterContract[KubernetesCluster]):
 
 # --- the fakes ---------------------------------------------------------------------------------
 
-FED = [
+FED: list[events.ClusterEvent] = [
     events.PodsResynced(()),
     events.PodUpserted(podfactory.pod("a")),
     events.PodUpserted(podfactory.pod("b")),

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from dependency_injector import errors, providers
-from kube_stub import NODE, KubeStub, Listing, pod
 from prometheus_client import CollectorRegistry
 
 from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster
-from pod_meta_exporter.entrypoints import settings
 from pod_meta_exporter.entrypoints.container import Container
+from support.kube_stub import NODE, KubeStub, Listing, pod
+from support.settings import settings_for
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
     from pod_meta_exporter.service.runner import Service
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
-
-
-def settings_for(tmp_path: Path, **changes: object) -> settings.Settings:
-    """Every setting at its default, as `settings.load` gives it, but for these."""
-    defaults = settings.load([], {}, hostname=NODE)
-    ours: dict[str, object] = {"destination_dir": tmp_path / "meta", "listen": ("127.0.0.1", 0)}
-    return dataclasses.replace(defaults, **(ours | changes))
 
 
 def write_kubeconfig(path: Path, server: str) -> Path:

@@ -10,7 +10,24 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from kube_stub import (
+
+from pod_meta_exporter.adapters.kubernetes import (
+    Endpoint,
+    HttpTransport,
+    KubernetesCluster,
+    WatchSettings,
+    incluster,
+)
+from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.domain.events import (
+    NamespaceDeleted,
+    NamespacesResynced,
+    NamespaceUpserted,
+    PodDeleted,
+    PodsResynced,
+    PodUpserted,
+)
+from support.kube_stub import (
     NODE,
     Drop,
     Event,
@@ -31,23 +48,6 @@ from kube_stub import (
     pod,
     status,
     transport_to,
-)
-
-from pod_meta_exporter.adapters.kubernetes import (
-    Endpoint,
-    HttpTransport,
-    KubernetesCluster,
-    WatchSettings,
-    incluster,
-)
-from pod_meta_exporter.adapters.metrics import Metrics
-from pod_meta_exporter.domain.events import (
-    NamespaceDeleted,
-    NamespacesResynced,
-    NamespaceUpserted,
-    PodDeleted,
-    PodsResynced,
-    PodUpserted,
 )
 from support.waiting import wait_for
 

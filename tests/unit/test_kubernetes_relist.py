@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from listwatch_fake import Call, FakeListWatch, event, listing
 
 from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
 from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
@@ -18,6 +17,7 @@ from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.domain.events import PodsResynced, PodUpserted
+from support.listwatch_fake import Call, FakeListWatch, event, listing
 
 if TYPE_CHECKING:
     from pod_meta_exporter.domain.events import ClusterEvent

@@ -6,9 +6,9 @@ import socket
 from typing import TYPE_CHECKING
 
 import pytest
-from kube_stub import Failing, KubeStub, Listing, pod
 
 from pod_meta_exporter.adapters.kubernetes import ApiError, Endpoint, HttpTransport
+from support.kube_stub import Failing, KubeStub, Listing, pod
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -24,13 +24,15 @@ LABELS = {
 
 def labels_after(selection: MetadataSelection, labels: dict[str, str] = LABELS) -> dict[str, str] | None:
     pod = podfactory.pod(labels=dict(labels))
-    return selection.pod(pod)["metadata"].get("labels")
+    labels_now: dict[str, str] | None = selection.pod(pod)["metadata"].get("labels")
+    return labels_now
 
 
 def annotations_after(selection: MetadataSelection, annotations: dict[str, str]) -> dict[str, str] | None:
     pod = podfactory.pod()
     pod["metadata"]["annotations"] = dict(annotations)
-    return selection.pod(pod)["metadata"].get("annotations")
+    annotations_now: dict[str, str] | None = selection.pod(pod)["metadata"].get("annotations")
+    return annotations_now
 
 
 def test_without_patterns_every_label_is_kept_in_order() -> None:
@@ -193,7 +195,8 @@ def test_a_pod_without_a_controller_gets_no_workload_annotation() -> None:
 
 def test_an_object_without_a_metadata_map_is_left_as_served() -> None:
     selection = MetadataSelection(labels=KeyFilter(exclude=("*",)), workload_annotation="w")
-    for obj in ({"metadata": None}, {"spec": {}}, {"metadata": "odd"}):
+    objects: tuple[dict[str, Any], ...] = ({"metadata": None}, {"spec": {}}, {"metadata": "odd"})
+    for obj in objects:
         assert selection.pod(obj) is obj
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
-from pod_meta_exporter.entrypoints import settings
 from pod_meta_exporter.entrypoints.container import Container
 from support import podfactory
+from support.settings import settings_for
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -27,17 +26,9 @@ if TYPE_CHECKING:
     from pod_meta_exporter.service.runner import Service
 
 
-def make_container(tmp_path: Path, **overrides: object) -> Container:
-    # Every setting at its default, as `settings.load` gives it, but for these.
-    changes: dict[str, object] = {
-        "destination_dir": tmp_path / "meta",
-        "retention_period": 0.3,
-        "listen": ("127.0.0.1", 0),
-        "log_format": "text",
-        "cluster": "simulated",
-    }
-    defaults = settings.load([], {}, hostname="node-a")
-    return Container(settings=dataclasses.replace(defaults, **(changes | overrides)))
+def make_container(tmp_path: Path, **overrides: Any) -> Container:
+    changes: dict[str, Any] = {"retention_period": 0.3, "log_format": "text", "cluster": "simulated"}
+    return Container(settings=settings_for(tmp_path, **(changes | overrides)))
 
 
 class Running:

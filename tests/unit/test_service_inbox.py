@@ -12,7 +12,6 @@ import weakref
 from typing import TYPE_CHECKING
 
 import pytest
-from kube_stub import Hang, KubeStub, Listing, Stream, added, pod
 
 from pod_meta_exporter.adapters.clock import FakeClock, SystemClock
 from pod_meta_exporter.adapters.cluster import FakeCluster
@@ -23,6 +22,7 @@ from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.service.runner import Service
 from support import podfactory
+from support.kube_stub import Hang, KubeStub, Listing, Stream, added, pod
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
