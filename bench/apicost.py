@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import workload
+from support import identity
 from support.control_plane import AuditedRequest, ControlPlane
 from support.waiting import wait_for
 
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     from support.kubeapi import KubeApi
 
 PODS = 110  # the kubelet's default maximum per node
-# deploy/fluent-bit's ServiceAccount, known before the API server (and its audit policy) starts.
-USER = "system:serviceaccount:logging:fluent-bit"
+USER = identity.SERVICE_ACCOUNT_USER  # the audit policy logs this user's requests
 RELISTS = "pod_meta_exporter_relists_total"
 RESTARTS = "pod_meta_exporter_watch_restarts_total"
 
@@ -132,12 +132,9 @@ def run(
         api = cp.admin
         workload.prepare_cluster(api)
         kubeconfig = workdir / "exporter.kubeconfig"
-        user = workload.service_account_kubeconfig(
+        workload.service_account_kubeconfig(
             api, server_url=cp.server_url, ca_file=cp.ca_file, path=kubeconfig
         )
-        if user != USER:
-            msg = f"deploy/fluent-bit binds {user}, the audit policy logs {USER}"
-            raise RuntimeError(msg)
         pods = workload.Pods(seed=5)
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda p: workload.create_pod(api, p), pods.batch(range(PODS), prefix="api")))

@@ -3,18 +3,17 @@ ServiceAccount for the exporter."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import random
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import podgen
+from support import identity
 from support.exporter import Exporter
+from support.kubeconfig import write_kubeconfig
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from support.exporter import InCluster
     from support.kubeapi import KubeApi, Reply
@@ -82,47 +81,14 @@ def delete_pod(api: KubeApi, pod: dict[str, Any]) -> Reply:
     return api.call("DELETE", path, {"gracePeriodSeconds": 0}, ok=(200, 202, 404))
 
 
-def service_account_kubeconfig(api: KubeApi, *, server_url: str, ca_file: Path, path: Path) -> str:
-    """The deployed RBAC (deploy/fluent-bit's ClusterRole and binding) and a token for its
-    ServiceAccount, as a kubeconfig at `path`; returns the user name the API server sees."""
-    import yaml  # a test dependency, as for tests/unit/test_deploy.py
-
-    deploy = Path(__file__).resolve().parents[1] / "deploy" / "fluent-bit"
-    role = yaml.safe_load((deploy / "clusterrole.yaml").read_text())
-    binding = yaml.safe_load((deploy / "clusterrolebinding.yaml").read_text())
-    subject = binding["subjects"][0]
-    namespace, name = subject["namespace"], subject["name"]
-    api.expect("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}}, ok=(200, 201, 409))
-    api.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": name}})
-    api.expect("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
-    api.expect("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
-    # Valid for longer than the whole benchmark.
-    request = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 7200},
-    }
-    token = api.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "bench",
-                "cluster": {
-                    "server": server_url,
-                    "certificate-authority-data": base64.b64encode(ca_file.read_bytes()).decode(),
-                },
-            }
-        ],
-        "users": [{"name": name, "user": {"token": token["status"]["token"]}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": name}}],
-        "current-context": "bench",
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(config, file)
-    return f"system:serviceaccount:{namespace}:{name}"
+def service_account_kubeconfig(api: KubeApi, *, server_url: str, ca_file: Path, path: Path) -> None:
+    """deploy/'s ServiceAccount and RBAC, and a kubeconfig at `path` with a token for the account
+    that outlives the whole benchmark."""
+    identity.create_deploy_rbac(api)
+    token = identity.service_account_token(api, seconds=7200)
+    write_kubeconfig(
+        path, server=server_url, ca_file=ca_file, token=token, user=identity.SERVICE_ACCOUNT_USER
+    )
 
 
 def exporter(

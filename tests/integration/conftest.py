@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration import harness
-from support import manifests
+from support import identity, manifests
 from support.control_plane import (
     Binaries,
     ControlPlane,
@@ -21,6 +21,7 @@ from support.control_plane import (
     locate,
 )
 from support.kubeapi import Json, KubeApi
+from support.kubeconfig import write_kubeconfig
 from support.tiers import Tier
 from support.waiting import wait_for
 
@@ -85,7 +86,7 @@ def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     binaries = control_plane_binaries()
     assert not isinstance(binaries, str), binaries  # pytest_runtest_setup skipped the test
     with ControlPlane(
-        binaries, apiserver_args=harness.APISERVER_ARGS, audited_user=harness.SERVICE_ACCOUNT_USER
+        binaries, apiserver_args=harness.APISERVER_ARGS, audited_user=identity.SERVICE_ACCOUNT_USER
     ) as control_plane:
         admin = control_plane.admin
         wait_for(lambda: admin.call("GET", "/readyz").status == 200, timeout=30, what="/readyz")
@@ -111,20 +112,20 @@ def admin(control_plane: ControlPlane) -> KubeApi:
 
 
 def cluster_role(directory: Path) -> Json:
-    (role,) = (obj for obj in harness.rbac_objects(directory) if obj["kind"] == "ClusterRole")
+    (role,) = (obj for obj in identity.rbac_objects(directory) if obj["kind"] == "ClusterRole")
     return role
 
 
 @pytest.fixture(scope="session")
 def deploy_rbac(admin: KubeApi) -> None:
     """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
-    harness.create_deploy_rbac(admin)
+    identity.create_deploy_rbac(admin)
 
 
 @pytest.fixture(scope="session")
 def service_account_token(admin: KubeApi, deploy_rbac: None) -> str:
     """A token for deploy/'s ServiceAccount, from the TokenRequest API."""
-    return harness.service_account_token(admin)
+    return identity.service_account_token(admin)
 
 
 @pytest.fixture(scope="session")
@@ -132,12 +133,12 @@ def exporter_kubeconfig(
     control_plane: ControlPlane, service_account_token: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The ServiceAccount's kubeconfig: the server, the test CA (TLS verified) and its token."""
-    return harness.write_kubeconfig(
+    return write_kubeconfig(
         tmp_path_factory.mktemp("identity") / "exporter.kubeconfig",
         server=control_plane.server_url,
         ca_file=control_plane.ca_file,
         token=service_account_token,
-        user=harness.SERVICE_ACCOUNT_USER,
+        user=identity.SERVICE_ACCOUNT_USER,
     )
 
 

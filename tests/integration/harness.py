@@ -3,11 +3,9 @@ exporters started for one test."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import TYPE_CHECKING
 
-from support import manifests
 from support.exporter import Exporter, InCluster
 
 if TYPE_CHECKING:
@@ -130,66 +128,6 @@ def can(kube: KubeApi, *, verb: str, resource: str, group: str = "", namespace: 
     }
     answer = kube.expect("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
     return bool(answer["status"].get("allowed"))
-
-
-# --- the exporter's identity: deploy/'s RBAC ----------------------------------------------------
-
-SERVICE_ACCOUNT = ("logging", "fluent-bit")  # deploy/fluent-bit/serviceaccount.yaml
-SERVICE_ACCOUNT_USER = "system:serviceaccount:logging:fluent-bit"
-RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
-
-
-def rbac_objects(directory: Path = manifests.BASE_DIR) -> list[Json]:
-    return [obj for obj in manifests.render(directory) if obj["kind"] in RBAC_KINDS]
-
-
-def create_deploy_rbac(admin: KubeApi) -> None:
-    """deploy/fluent-bit's Namespace, ServiceAccount, ClusterRole and binding, created through the API."""
-    paths = {
-        "Namespace": "/api/v1/namespaces",
-        "ServiceAccount": f"/api/v1/namespaces/{SERVICE_ACCOUNT[0]}/serviceaccounts",
-        "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    }
-    for obj in rbac_objects():
-        admin.expect("POST", paths[obj["kind"]], obj)
-
-
-def service_account_token(admin: KubeApi, *, seconds: int = 3600, bound_to: Json | None = None) -> str:
-    """A token for deploy/'s ServiceAccount, from the TokenRequest API; bound to an object, it is
-    invalid once that object is deleted, as a pod's token is once the pod is gone."""
-    namespace, name = SERVICE_ACCOUNT
-    spec: Json = {"expirationSeconds": seconds}
-    if bound_to is not None:
-        metadata = bound_to["metadata"]
-        spec["boundObjectRef"] = {
-            "apiVersion": bound_to["apiVersion"],
-            "kind": bound_to["kind"],
-            "name": metadata["name"],
-            "uid": metadata["uid"],
-        }
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
-    answer = admin.expect("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
-    token: str = answer["status"]["token"]
-    return token
-
-
-# --- the exporter ----------------------------------------------------------------------------
-
-
-def write_kubeconfig(path: Path, *, server: str, ca_file: Path, token: str, user: str) -> Path:
-    """A kubeconfig for one token, trusting only the test CA (JSON is valid YAML)."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": user}}],
-        "current-context": "test",
-    }
-    path.write_text(json.dumps(config, indent=2))
-    path.chmod(0o600)
-    return path
 
 
 class Exporters:

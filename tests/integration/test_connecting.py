@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from integration import harness
 from integration.harness import create_pod, pod_file
+from support import identity
 from support.exporter import InCluster
 from support.kubeapi import Json, KubeApi
 from support.waiting import wait_for
@@ -55,7 +55,7 @@ def _imported(log: str) -> set[str]:
 def test_in_a_pod_the_exporter_never_imports_the_official_client(
     admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
-    in_cluster = _in_cluster(control_plane, tmp_path, harness.service_account_token(admin))
+    in_cluster = _in_cluster(control_plane, tmp_path, identity.service_account_token(admin))
     exporter = exporters.start(in_cluster=in_cluster, python_flags=("-X", "importtime"))
 
     create_pod(admin, namespace, "web-0")
@@ -69,7 +69,7 @@ def test_in_a_pod_the_exporter_never_imports_the_official_client(
 
 
 def _secret(admin: KubeApi) -> Json:
-    namespace = harness.SERVICE_ACCOUNT[0]
+    namespace = identity.SERVICE_ACCOUNT[0]
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -86,8 +86,8 @@ def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
     # Each token is bound to a Secret: deleting it ends the token at once, as its expiry would
     # (the API server grants no token shorter than ten minutes).
     first_holder, second_holder = _secret(admin), _secret(admin)
-    first = harness.service_account_token(admin, seconds=MIN_TOKEN_SECONDS, bound_to=first_holder)
-    second = harness.service_account_token(admin, seconds=MIN_TOKEN_SECONDS, bound_to=second_holder)
+    first = identity.service_account_token(admin, seconds=MIN_TOKEN_SECONDS, bound_to=first_holder)
+    second = identity.service_account_token(admin, seconds=MIN_TOKEN_SECONDS, bound_to=second_holder)
     in_cluster = _in_cluster(control_plane, tmp_path, first)
     exporter = exporters.start(in_cluster=in_cluster)
     create_pod(admin, namespace, "before")
@@ -96,7 +96,7 @@ def test_a_rotated_token_keeps_the_watch_going_after_the_old_one_stops_working(
     in_cluster.write_token(second)  # the kubelet rotates the token
     admin.expect(
         "DELETE",
-        f"/api/v1/namespaces/{harness.SERVICE_ACCOUNT[0]}/secrets/{first_holder['metadata']['name']}",
+        f"/api/v1/namespaces/{identity.SERVICE_ACCOUNT[0]}/secrets/{first_holder['metadata']['name']}",
     )
     server, trust = control_plane.server_url, control_plane.ssl_context
     with KubeApi(server=server, ssl_context=trust, token=first) as as_first:

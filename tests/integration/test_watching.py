@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from integration import harness
 from integration.harness import APISERVER_ARGS, create_pod, pod_file
 from integration.tcp_proxy import TcpProxy
 from integration.test_api_outages import exporter_requests, files, is_sync
+from support import identity
+from support.kubeconfig import write_kubeconfig
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -78,12 +79,12 @@ def proxied(
 ) -> Iterator[tuple[TcpProxy, Path]]:
     """A TCP proxy in front of the API server, and the exporter's kubeconfig through it."""
     with TcpProxy(control_plane.address, control_plane.apiserver_port) as proxy:
-        kubeconfig = harness.write_kubeconfig(
+        kubeconfig = write_kubeconfig(
             tmp_path / "proxied.kubeconfig",
             server=f"https://127.0.0.1:{proxy.port}",
             ca_file=control_plane.ca_file,
             token=service_account_token,
-            user=harness.SERVICE_ACCOUNT_USER,
+            user=identity.SERVICE_ACCOUNT_USER,
         )
         yield proxy, kubeconfig
 

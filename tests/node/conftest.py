@@ -22,7 +22,7 @@ from node.namespaces import NodeNamespaces
 from node.reader import FluentBitReader
 from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
 from support import control_plane as kube_control_plane
-from support import manifests
+from support import identity, manifests
 from support.control_plane import ControlPlane, ControlPlaneError
 from support.exporter import Exporter, InCluster
 from support.processes import tail
@@ -241,13 +241,13 @@ def exporter(
 ) -> Iterator[Exporter]:
     """The console script as in the deployed pod: deploy/'s ServiceAccount's token and CA at the
     standard path, KUBERNETES_SERVICE_HOST/PORT, and a tmpfs directory as the deployed emptyDir."""
-    harness.create_deploy_rbac(admin)
+    identity.create_deploy_rbac(admin)
     scratch = Path(tempfile.mkdtemp(prefix="node-tier-", dir="/dev/shm"))
     in_cluster = InCluster.prepare(
         scratch / "serviceaccount",
         server=control_plane.server_url,
         ca_file=control_plane.ca_file,
-        token=harness.service_account_token(admin),
+        token=identity.service_account_token(admin),
     )
     (scratch / "meta").mkdir()
     running = Exporter(

@@ -43,7 +43,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from support import pki
 from support.kubeapi import KubeApi
+from support.kubeconfig import write_kubeconfig
 from support.processes import KILL_WITH_PARENT, LOOPBACK, free_port, tail
 from support.waiting import wait_for
 
@@ -216,38 +218,9 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 def _generate_pki(directory: Path, address: str) -> None:
     """CA, serving cert for 127.0.0.1/localhost and ``address``, an admin client cert, and the SA
     signing key pair."""
-    now = datetime.datetime.now(datetime.UTC)
-    not_before = now - datetime.timedelta(hours=1)
-    not_after = now + datetime.timedelta(days=7)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pod-meta-exporter-test-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_key, ca_cert = pki.self_signed_ca("pod-meta-exporter-test-ca")
+    ca_name = ca_cert.subject
+    not_before, not_after = ca_cert.not_valid_before_utc, ca_cert.not_valid_after_utc
 
     serving_key = ec.generate_private_key(ec.SECP256R1())
     service_ip = next(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE).hosts())
@@ -271,20 +244,7 @@ def _generate_pki(directory: Path, address: str) -> None:
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(pki.usage(key_cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(
@@ -618,22 +578,13 @@ class ControlPlane:
         self._pki_ready = True
 
     def _write_kubeconfig(self) -> None:
-        ca_data = base64.b64encode(self.ca_file.read_bytes()).decode()
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "test",
-                    "cluster": {"server": self.server_url, "certificate-authority-data": ca_data},
-                }
-            ],
-            "users": [{"name": ADMIN_USER, "user": {"token": self.admin_token}}],
-            "contexts": [{"name": "test", "context": {"cluster": "test", "user": ADMIN_USER}}],
-            "current-context": "test",
-        }
-        # JSON is valid YAML, and kubeconfig loaders accept it.
-        _write_private(self.kubeconfig_path, json.dumps(config, indent=2).encode())
+        write_kubeconfig(
+            self.kubeconfig_path,
+            server=self.server_url,
+            token=self.admin_token,
+            user=ADMIN_USER,
+            ca_file=self.ca_file,
+        )
 
     # ---- etcd ------------------------------------------------------------
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import json
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from dependency_injector import errors, providers
 from prometheus_client import CollectorRegistry
 
 from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster
 from pod_meta_exporter.entrypoints.container import Container
+from support import pki
 from support.kube_stub import NODE, KubeStub, Listing, pod
+from support.kubeconfig import write_kubeconfig
 from support.settings import settings_for
 from support.waiting import wait_for
 
@@ -33,35 +30,9 @@ if TYPE_CHECKING:
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
 
-def write_kubeconfig(path: Path, server: str) -> Path:
-    document = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": server}}],
-        "users": [{"name": "me", "user": {"token": "kubeconfig-token"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "me"}}],
-    }
-    path.write_text(json.dumps(document))  # JSON is YAML
-    return path
-
-
 def write_ca_certificate(path: Path) -> Path:
     """A self-signed CA certificate: the transport loads its CA when it is built."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test cluster CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    _, certificate = pki.self_signed_ca("test cluster CA")
     path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return path
 
@@ -152,7 +123,9 @@ def test_with_a_kubeconfig_the_service_exports_the_pods_of_its_api_server(
 ) -> None:
     with KubeStub() as stub:
         stub.lists("pods", Listing([pod("web-0", "3")], "10"))
-        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", stub.url)  # a loopback proxy, as kubectl's
+        kubeconfig = write_kubeconfig(
+            tmp_path / "kubeconfig", server=stub.url
+        )  # a loopback proxy, as kubectl's
         container = Container(
             settings=settings_for(tmp_path, cluster="kubernetes", kubeconfig=kubeconfig),
             environ=providers.Object(IN_A_POD),  # the kubeconfig given wins

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pod_meta_exporter.adapters.kubernetes import ConfigError, load_endpoint
+from support.kubeconfig import write_kubeconfig
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,26 +18,12 @@ if TYPE_CHECKING:
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
 
-def write_kubeconfig(
+def kubeconfig_at(
     path: Path, *, server: str = "https://127.0.0.1:6443", cluster: dict[str, Any] | None = None
 ) -> Path:
     ca = path.parent / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\nread only when connecting\n-----END CERTIFICATE-----\n")
-    document = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "test",
-        "clusters": [
-            {
-                "name": "test",
-                "cluster": {"server": server, "certificate-authority": str(ca), **(cluster or {})},
-            }
-        ],
-        "users": [{"name": "me", "user": {"token": "kubeconfig-token"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "me"}}],
-    }
-    path.write_text(json.dumps(document))  # JSON is YAML
-    return path
+    return write_kubeconfig(path, server=server, user="me", ca_file=ca, cluster=cluster)
 
 
 @pytest.fixture
@@ -49,7 +36,7 @@ def service_account(tmp_path: Path) -> Path:
 
 
 def test_reads_the_kubeconfig_it_is_given(tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "config")
+    path = kubeconfig_at(tmp_path / "config")
 
     endpoint = load_endpoint(path, environ={}, service_account_dir=tmp_path / "none")
 
@@ -60,7 +47,7 @@ def test_reads_the_kubeconfig_it_is_given(tmp_path: Path) -> None:
 
 
 def test_the_kubeconfig_given_wins_over_the_service_account(tmp_path: Path, service_account: Path) -> None:
-    path = write_kubeconfig(tmp_path / "config", server="https://api.example:6443")
+    path = kubeconfig_at(tmp_path / "config", server="https://api.example:6443")
 
     endpoint = load_endpoint(path, environ=IN_A_POD, service_account_dir=service_account)
 
@@ -68,7 +55,7 @@ def test_the_kubeconfig_given_wins_over_the_service_account(tmp_path: Path, serv
 
 
 def test_in_a_pod_uses_the_service_account(tmp_path: Path, service_account: Path) -> None:
-    environ = {**IN_A_POD, "KUBECONFIG": str(write_kubeconfig(tmp_path / "config"))}
+    environ = {**IN_A_POD, "KUBECONFIG": str(kubeconfig_at(tmp_path / "config"))}
 
     endpoint = load_endpoint(None, environ=environ, service_account_dir=service_account)
 
@@ -113,7 +100,7 @@ def test_in_a_pod_the_official_client_is_never_imported(service_account: Path) -
     "environ", [{}, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}], ids=["no-env", "no-token"]
 )
 def test_outside_a_pod_reads_KUBECONFIG(tmp_path: Path, environ: dict[str, str]) -> None:
-    other = write_kubeconfig(tmp_path / "other", server="https://other:6443")
+    other = kubeconfig_at(tmp_path / "other", server="https://other:6443")
     environ = {**environ, "KUBECONFIG": f"{tmp_path / 'missing'}:{other}"}
 
     endpoint = load_endpoint(None, environ=environ, service_account_dir=tmp_path / "none")
@@ -122,16 +109,16 @@ def test_outside_a_pod_reads_KUBECONFIG(tmp_path: Path, environ: dict[str, str])
 
 
 def test_allows_plain_http_to_a_loopback_proxy_only(tmp_path: Path) -> None:
-    proxy = write_kubeconfig(tmp_path / "proxy", server="http://127.0.0.1:8001")
+    proxy = kubeconfig_at(tmp_path / "proxy", server="http://127.0.0.1:8001")
     assert load_endpoint(proxy, environ={}, service_account_dir=tmp_path).server == "http://127.0.0.1:8001"
 
-    remote = write_kubeconfig(tmp_path / "remote", server="http://api.example:8080")
+    remote = kubeconfig_at(tmp_path / "remote", server="http://api.example:8080")
     with pytest.raises(ConfigError, match="not https"):
         load_endpoint(remote, environ={}, service_account_dir=tmp_path)
 
 
 def test_refuses_insecure_skip_tls_verify(tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "config", cluster={"insecure-skip-tls-verify": True})
+    path = kubeconfig_at(tmp_path / "config", cluster={"insecure-skip-tls-verify": True})
 
     with pytest.raises(ConfigError, match="insecure-skip-tls-verify") as error:
         load_endpoint(path, environ={}, service_account_dir=tmp_path)
@@ -140,7 +127,7 @@ def test_refuses_insecure_skip_tls_verify(tmp_path: Path) -> None:
 
 
 def test_refuses_a_proxy_url_it_would_not_use(tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "config", cluster={"proxy-url": "http://proxy.example:3128"})
+    path = kubeconfig_at(tmp_path / "config", cluster={"proxy-url": "http://proxy.example:3128"})
 
     with pytest.raises(ConfigError, match="proxy-url is not supported"):
         load_endpoint(path, environ={}, service_account_dir=tmp_path)
@@ -185,7 +172,7 @@ def test_errors_are_one_line_naming_the_cause(tmp_path: Path, case: str, expecte
 
 
 def test_a_kubeconfigs_client_certificate_goes_to_the_transport(tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path / "config")
+    path = kubeconfig_at(tmp_path / "config")
     document = json.loads(path.read_text())
     (tmp_path / "client.crt").write_text("certificate")
     (tmp_path / "client.key").write_text("key")
