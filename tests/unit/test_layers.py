@@ -1,36 +1,82 @@
-"""The domain does no I/O: it imports no framework, adapter or I/O module, whatever import-linter says."""
+"""The layering and the pure domain, read from the import-linter contracts in pyproject.toml and
+checked again here from each module's own imports."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
+from typing import Any
 
-import pod_meta_exporter.domain
+import pod_meta_exporter
 
-DOMAIN = Path(pod_meta_exporter.domain.__file__).parent
-FORBIDDEN = {
-    "kubernetes", "dependency_injector", "prometheus_client", "urllib3", "os", "time", "threading",
-    "socket", "io", "pathlib", "shutil", "subprocess", "asyncio", "logging",
-}  # fmt: skip
-ALLOWED_OWN = "pod_meta_exporter.domain"
+PACKAGE = Path(pod_meta_exporter.__file__).parent
+CONTRACTS: list[dict[str, Any]] = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["tool"][
+    "importlinter"
+]["contracts"]
 
 
-def imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
+def contract(kind: str) -> dict[str, Any]:
+    (found,) = (c for c in CONTRACTS if c["type"] == kind)
     return found
 
 
-def test_the_domain_imports_no_io_and_no_outer_layer() -> None:
-    modules = sorted(DOMAIN.glob("*.py"))
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str) -> set[str]:
+    """The absolute names of what `module` (a package's name for its __init__) imports, its relative
+    imports resolved."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.rsplit(".", node.level)[0]
+                found.add(f"{base}.{node.module}" if node.module else base)
+            elif node.module:
+                found.add(node.module)
+    return found
+
+
+def imports_of(path: Path) -> set[str]:
+    name = module_name(path)
+    return imported_modules(path.read_text(), f"{name}.__init__" if path.name == "__init__.py" else name)
+
+
+def modules_under(package: str) -> list[Path]:
+    return sorted((PACKAGE.parent / package.replace(".", "/")).rglob("*.py"))
+
+
+def test_the_domain_imports_no_io_no_framework_and_no_outer_layer() -> None:
+    forbidden = contract("forbidden")
+    (domain,) = forbidden["source_modules"]
+    modules = modules_under(domain)
     assert len(modules) >= 6
     for path in modules:
-        for module in imported_modules(path):
+        for module in imports_of(path):
             top = module.split(".")[0]
-            assert top not in FORBIDDEN, f"{path.name} imports {module}"
-            if top == "pod_meta_exporter":
-                assert module.startswith(ALLOWED_OWN), f"{path.name} imports {module}"
+            assert top not in forbidden["forbidden_modules"], f"{path.name} imports {module}"
+            if top == PACKAGE.name:
+                assert module.startswith(domain), f"{path.name} imports {module}"
+
+
+def test_each_layer_imports_only_itself_and_the_layers_below() -> None:
+    layers: list[str] = contract("layers")["layers"]
+    assert len(layers) == 4
+    for index, layer in enumerate(layers):
+        above = layers[:index]
+        for path in modules_under(layer):
+            for module in imports_of(path):
+                assert not any(module == outer or module.startswith(f"{outer}.") for outer in above), (
+                    f"{module_name(path)} imports {module}, from a layer above {layer}"
+                )
+
+
+def test_relative_imports_are_read_as_the_modules_they_name() -> None:
+    source = "from ..adapters import store\nfrom . import names\nimport os\n"
+    found = imported_modules(source, "pod_meta_exporter.domain.relative")
+    assert found == {"pod_meta_exporter.adapters", "pod_meta_exporter.domain", "os"}
