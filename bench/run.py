@@ -23,7 +23,7 @@ import memory
 import pipeline
 import podgen
 import report
-from support import control_plane as kube_control_plane
+from support import control_plane
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,14 +70,14 @@ def main() -> int:
     binaries = None
     if set(selected) - {"pipeline"}:
         try:
-            binaries = kube_control_plane.ensure_binaries()
-        except kube_control_plane.ControlPlaneError as error:
+            binaries = control_plane.ensure_binaries()
+        except control_plane.ControlPlaneError as error:
             print(f"control plane unavailable: {error}", file=sys.stderr)
     result = report.Report(
         command=command,
         started=datetime.now(UTC),
         binaries=binaries,
-        versions=kube_control_plane.controlplane_versions() if binaries else None,
+        versions=control_plane.controlplane_versions() if binaries else None,
     )
     workdir = Path(tempfile.mkdtemp(prefix="pod-meta-bench-"))
     src = args.exporter_src.resolve() if args.exporter_src else None
@@ -151,7 +151,7 @@ def _pipeline(result: report.Report, *, quick: bool) -> None:
 def _cluster(
     result: report.Report,
     *,
-    binaries: kube_control_plane.Binaries | None,
+    binaries: control_plane.Binaries | None,
     selected: list[str],
     workdir: Path,
     quick: bool,
@@ -159,7 +159,7 @@ def _cluster(
 ) -> None:
     if binaries is None:
         raise RuntimeError(NO_CONTROL_PLANE)
-    with kube_control_plane.ControlPlane(binaries, workdir=workdir / "controlplane-1") as cp:
+    with control_plane.ControlPlane(binaries, workdir=workdir / "controlplane-1") as cp:
         if "latency" in selected:
             seconds = 10.0 if quick else 30.0
             _say(f"2. latency: 50 pods/s for {seconds:.0f} s, then flat out for {seconds:.0f} s")
@@ -177,7 +177,7 @@ def _cluster(
 def _api(
     result: report.Report,
     *,
-    binaries: kube_control_plane.Binaries | None,
+    binaries: control_plane.Binaries | None,
     workdir: Path,
     quick: bool,
     src: Path | None,

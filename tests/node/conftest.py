@@ -21,9 +21,16 @@ from node import cgroups, host_state, workloads
 from node.namespaces import NodeNamespaces
 from node.reader import FluentBitReader
 from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
-from support import control_plane as kube_control_plane
 from support import identity, manifests
-from support.control_plane import ControlPlane, ControlPlaneError
+from support.control_plane import (
+    Binaries,
+    ControlPlane,
+    ControlPlaneError,
+    binary_cache_dir,
+    ensure_binaries,
+    locate,
+    run_build_script,
+)
 from support.exporter import Exporter, InCluster
 from support.processes import tail
 from support.tiers import Tier
@@ -52,7 +59,7 @@ summary = TIER.summary
 
 
 @functools.cache
-def requirements() -> tuple[kube_control_plane.Binaries, NodeBinaries] | str:
+def requirements() -> tuple[Binaries, NodeBinaries] | str:
     """The binaries (built once where only Go is there), or why the tier cannot run here."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return "needs root on Linux (namespaces, mounts, cgroups)"
@@ -63,11 +70,11 @@ def requirements() -> tuple[kube_control_plane.Binaries, NodeBinaries] | str:
     if shutil.which("go") is None:
         return "no Go, to build the kubelet and the pause image"
     try:
-        control_plane = kube_control_plane.ensure_binaries()
-        found = [kube_control_plane.locate(name) for name in NODE_BINARIES]
+        control_plane = ensure_binaries()
+        found = [locate(name) for name in NODE_BINARIES]
         if None in found:
-            kube_control_plane.run_build_script(NODE_BINARIES)
-            found = [kube_control_plane.locate(name) for name in NODE_BINARIES]
+            run_build_script(NODE_BINARIES)
+            found = [locate(name) for name in NODE_BINARIES]
         pause = _pause()
     except (ControlPlaneError, subprocess.CalledProcessError) as error:
         return str(error)
@@ -82,7 +89,7 @@ def _pause() -> Path:
     rebuilds it: the sandbox image's binary and the node namespaces' init."""
     source = HERE / "pause"
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(source.iterdir()))).hexdigest()
-    binary = kube_control_plane.binary_cache_dir() / f"pause-{digest[:12]}"
+    binary = binary_cache_dir() / f"pause-{digest[:12]}"
     if not binary.exists():
         binary.parent.mkdir(parents=True, exist_ok=True)
         building = binary.with_name(f".{binary.name}.{os.getpid()}")
@@ -109,9 +116,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _will_build() -> bool:
     try:
-        return shutil.which("go") is not None and None in [
-            kube_control_plane.locate(n) for n in NODE_BINARIES
-        ]
+        return shutil.which("go") is not None and None in [locate(n) for n in NODE_BINARIES]
     except ControlPlaneError:
         return False
 
@@ -126,7 +131,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def binaries() -> tuple[kube_control_plane.Binaries, NodeBinaries]:
+def binaries() -> tuple[Binaries, NodeBinaries]:
     found = requirements()
     assert not isinstance(found, str), found  # pytest_runtest_setup skipped the test
     return found
@@ -159,7 +164,7 @@ def cgroup_root(clean_host: object, workdir: Path) -> Iterator[cgroups.CgroupRoo
 
 @pytest.fixture(scope="session")
 def namespaces(
-    cgroup_root: object, workdir: Path, binaries: tuple[kube_control_plane.Binaries, NodeBinaries]
+    cgroup_root: object, workdir: Path, binaries: tuple[Binaries, NodeBinaries]
 ) -> Iterator[NodeNamespaces]:
     spaces = NodeNamespaces(
         workdir=workdir / "node", init_binary=binaries[1].pause, link_name=f"pme{secrets.token_hex(4)}"
@@ -179,7 +184,7 @@ def control_plane(
     pytestconfig: pytest.Config,
     namespaces: NodeNamespaces,
     workdir: Path,
-    binaries: tuple[kube_control_plane.Binaries, NodeBinaries],
+    binaries: tuple[Binaries, NodeBinaries],
 ) -> Iterator[ControlPlane]:
     """kube-apiserver on the host's end of the node's link, with the ServiceAccount admission
     that the integration tier turns off: here a controller-manager creates the accounts."""
@@ -202,7 +207,7 @@ def node(
     namespaces: NodeNamespaces,
     control_plane: ControlPlane,
     cgroup_root: cgroups.CgroupRoot,
-    binaries: tuple[kube_control_plane.Binaries, NodeBinaries],
+    binaries: tuple[Binaries, NodeBinaries],
 ) -> Iterator[NodeServices]:
     node = NodeServices(
         name=NODE_NAME,

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from support import control_plane as kube_control_plane
+from support import control_plane
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO / "deploy"
@@ -30,10 +30,10 @@ def kustomize() -> Path | str:
     """The binary (KUSTOMIZE_BIN, else the binary cache, built there once where only Go is), or why
     there is none: the shape tiers.Tier.require takes."""
     try:
-        found = kube_control_plane.locate("kustomize")
-        if found is None and kube_control_plane.run_build_script(["kustomize"]):
-            found = kube_control_plane.locate("kustomize")
-    except kube_control_plane.ControlPlaneError as error:  # an override naming no executable, a failed build
+        found = control_plane.locate("kustomize")
+        if found is None and control_plane.run_build_script(["kustomize"]):
+            found = control_plane.locate("kustomize")
+    except control_plane.ControlPlaneError as error:  # an override naming no executable, a failed build
         return str(error)
     return found or "no kustomize binary (make controlplane) and no Go to build it"
 
