@@ -351,6 +351,8 @@ def test_actions_are_plain_values() -> None:
     assert action.name == "shop_web-0.meta"
     core.applied(action)
     core.handle(events.PodDeleted(pod), now=0.0)
+    assert core.due(now=RETENTION) == []
+    core.expire(now=RETENTION)
     assert core.due(now=RETENTION) == [RemoveFile("shop_web-0.meta")]
 
 

@@ -77,9 +77,10 @@ class RetryPolicy:
 class MetaDirectory:
     """Desired state of the directory, reconciled against what the store is known to hold.
 
-    Feed it events with handle() (or adopt() once at start), then apply due() through the
-    store and report each outcome with applied() or failed(). next_wakeup() says when due()
-    will next have work that no event brings: an expiring retention or a retry.
+    Feed it events with handle() (or adopt() once at start) and the time with expire(), then
+    apply due() through the store and report each outcome with applied() or failed().
+    next_wakeup() says when expire() and due() will next have work that no event brings: an
+    ending retention or a retry.
     """
 
     def __init__(
@@ -150,15 +151,18 @@ class MetaDirectory:
                 rejections = self._resync_namespaces(event.namespaces)
         return Outcome(tuple(rejections), self._unchanged)
 
-    # -- outputs --------------------------------------------------------------------------
-
-    def due(self, *, now: float) -> list[Action]:
-        """Expire what is due, then return every action that should be applied now."""
+    def expire(self, *, now: float) -> None:
+        """End every retention that is over by `now`: its pod's file is no longer wanted."""
         while self._expiries and self._expiries[0][0] <= now:
             expires, key = heapq.heappop(self._expiries)
             pod = self._pods.get(key)
             if pod is not None and pod.expires == expires:
                 self._drop_pod(key)
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def due(self, *, now: float) -> list[Action]:
+        """Every action that should be applied at `now`: pending, and not waiting for a retry."""
         return [
             action
             for name, action in self._pending.items()
@@ -183,7 +187,7 @@ class MetaDirectory:
         self._failures[action.name] = (attempts, now + delay)
 
     def next_wakeup(self) -> float | None:
-        """The earliest time at which due() has work without a new event, or None."""
+        """The earliest time at which expire() or due() has work without a new event, or None."""
         while self._expiries:
             expires, key = self._expiries[0]
             pod = self._pods.get(key)
