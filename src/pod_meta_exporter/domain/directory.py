@@ -7,7 +7,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from pod_meta_exporter.domain import events, names
 from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
@@ -147,8 +147,10 @@ class MetaDirectory:
                 rejections = self._guard(self._upsert_namespace, namespace)
             case events.NamespaceDeleted(namespace):
                 rejections = self._guard(self._delete_namespace, namespace)
+            case events.NamespacesResynced(namespaces):
+                rejections = self._resync_namespaces(namespaces)
             case _:
-                rejections = self._resync_namespaces(event.namespaces)
+                assert_never(event)
         return Outcome(tuple(rejections), self._unchanged)
 
     def expire(self, *, now: float) -> None:
