@@ -292,15 +292,14 @@ class MetaDirectory:
     def _resync_namespaces(self, namespaces: tuple[events.ApiObject, ...]) -> Outcome:
         listed: set[str] = set()
         rejections: list[Rejection] = []
-        unchanged = 0
         for obj in namespaces:
-            outcome = self._guard(self._upsert_namespace, obj)
-            rejections.extend(outcome.rejections)
-            unchanged += outcome.unchanged
-            if not outcome.rejections:
+            rejected = self._guard(self._upsert_namespace, obj).rejections
+            rejections.extend(rejected)
+            if not rejected:
                 listed.add(_namespace_name(obj))
         self._deleted_namespaces.update(set(self._namespace_docs) - listed)
-        unchanged += sum(self._refresh_namespace(name) for name in list(self._namespace_docs))
+        # Every namespace file is refreshed here once more, so it is counted here, and once.
+        unchanged = sum(self._refresh_namespace(name) for name in list(self._namespace_docs))
         return Outcome(tuple(rejections), unchanged)
 
     def _refresh_namespace(self, namespace: str) -> int:
