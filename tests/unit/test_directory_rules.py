@@ -71,6 +71,15 @@ def test_an_update_that_renders_the_same_bytes_writes_nothing() -> None:
     assert node.store.writes == 1
 
 
+def test_a_resync_counts_each_unchanged_file_once() -> None:
+    node = Node(namespace_metadata=True)
+    namespaces, pod = events.NamespacesResynced((podfactory.namespace(),)), podfactory.pod()
+    node.send(namespaces)
+    node.send(events.PodsResynced((pod,)))
+    assert node.core.handle(namespaces, now=node.clock.now()).unchanged == 1
+    assert node.core.handle(events.PodsResynced((pod,)), now=node.clock.now()).unchanged == 1
+
+
 def test_a_deleted_pod_keeps_its_file_for_the_retention() -> None:
     node = Node()
     pod = podfactory.pod()
@@ -351,6 +360,8 @@ def test_actions_are_plain_values() -> None:
     assert action.name == "shop_web-0.meta"
     core.applied(action)
     core.handle(events.PodDeleted(pod), now=0.0)
+    assert core.due(now=RETENTION) == []
+    core.expire(now=RETENTION)
     assert core.due(now=RETENTION) == [RemoveFile("shop_web-0.meta")]
 
 

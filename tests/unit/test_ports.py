@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.cluster import FakeCluster
+from pod_meta_exporter.adapters.metrics import FakeMetrics
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events, ports
 from support import podfactory
@@ -27,3 +28,23 @@ def test_the_fakes_answer_every_call_of_their_ports() -> None:
     cluster.close()
     assert not cluster.is_live()
     assert ended == []
+
+
+def test_the_fake_metrics_keep_every_call_of_their_port() -> None:
+    fake = FakeMetrics()
+    metrics: ports.ServiceMetrics = fake
+    metrics.event_handled("pod_upserted")
+    metrics.object_rejected()
+    metrics.files_unchanged(2)
+    metrics.files_written(3)
+    metrics.files_removed(1)
+    metrics.file_failed("ENOSPC")
+    metrics.event_to_file(0.5)
+    metrics.pending_removals(4)
+    metrics.track(ready=lambda: True, queued=lambda: 5)
+    assert fake.events == {"pod_upserted": 1}
+    assert (fake.rejected, fake.unchanged, fake.written, fake.removed) == (1, 2, 3, 1)
+    assert fake.errors == {"ENOSPC": 1}
+    assert (fake.delays, fake.pending) == ([0.5], 4)
+    assert fake.ready()
+    assert fake.queued() == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import pytest
@@ -151,6 +152,26 @@ class TestMemoryStore(MetaStoreContract[MemoryStore]):
 
     def plant(self, store: MemoryStore, name: str, content: bytes) -> None:
         store.files[name] = content
+
+    def test_a_full_disk_fails_every_write_and_no_removal_until_cleared(self, store: MemoryStore) -> None:
+        store.write("shop_web-0.meta", b"{}")
+        store.fail_writes = OSError(errno.ENOSPC, "No space left on device")
+        with pytest.raises(OSError, match="No space left"):
+            store.write("shop_web-1.meta", b"{}")
+        store.remove("shop_web-0.meta")
+        store.fail_writes = None
+        store.write("shop_web-1.meta", b"{}")
+        assert store.files == {"shop_web-1.meta": b"{}"}
+
+    def test_failing_removals_keep_the_file_until_they_are_cleared(self, store: MemoryStore) -> None:
+        store.write("shop_web-0.meta", b"{}")
+        store.fail_removals = PermissionError(errno.EACCES, "Permission denied")
+        with pytest.raises(PermissionError):
+            store.remove("shop_web-0.meta")
+        assert store.files == {"shop_web-0.meta": b"{}"}
+        store.fail_removals = None
+        store.remove("shop_web-0.meta")
+        assert store.files == {}
 
 
 if TYPE_CHECKING:  # the port's conformance, checked by mypy

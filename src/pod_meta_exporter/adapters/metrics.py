@@ -1,37 +1,49 @@
-"""The exporter's Prometheus metrics, on a registry of their own (no process-global state)."""
+"""Metrics: the exporter's Prometheus metrics on a registry of their own (no process-global state),
+and a fake that keeps what the service records in plain fields."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pod_meta_exporter.domain.ports import ServiceMetrics
 
 PREFIX = "pod_meta_exporter"
 
 
 class Metrics:
-    """Every metric the exporter exports; the README's table is checked against this registry."""
+    """Every metric the exporter exports; the README's table is checked against this registry.
+
+    The service records through the ServiceMetrics methods; the Kubernetes adapter counts its
+    watches with the counters it names (watch_restarts, relists, api_errors) and saw_event().
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.events = Counter(f"{PREFIX}_events", "Cluster events handled, by type.", ["type"], registry=r)
-        self.rejected = Counter(
+        self._events = Counter(f"{PREFIX}_events", "Cluster events handled, by type.", ["type"], registry=r)
+        self._rejected = Counter(
             f"{PREFIX}_rejected_objects",
             "API objects refused for an invalid name or missing metadata.",
             registry=r,
         )
-        self.files_written = Counter(f"{PREFIX}_files_written", "Metadata files written.", registry=r)
-        self.files_unchanged = Counter(
+        self._files_written = Counter(f"{PREFIX}_files_written", "Metadata files written.", registry=r)
+        self._files_unchanged = Counter(
             f"{PREFIX}_files_unchanged",
             "Updates that left a file's bytes unchanged, so no write.",
             registry=r,
         )
-        self.files_removed = Counter(f"{PREFIX}_files_removed", "Metadata files removed.", registry=r)
-        self.pending_removals = Gauge(
+        self._files_removed = Counter(f"{PREFIX}_files_removed", "Metadata files removed.", registry=r)
+        self._pending_removals = Gauge(
             f"{PREFIX}_pending_removals", "Files of vanished pods kept for their retention.", registry=r
         )
-        self.write_errors = Counter(
+        self._write_errors = Counter(
             f"{PREFIX}_write_errors", "Failed writes and removals, by errno name.", ["errno"], registry=r
         )
         self.watch_restarts = Counter(
@@ -53,21 +65,99 @@ class Metrics:
             registry=r,
         )
         self.seconds_since_last_event.set_function(lambda: time.monotonic() - self._last_event)
-        self.event_to_file = Histogram(
+        self._event_to_file = Histogram(
             f"{PREFIX}_event_to_file_seconds",
             "From reading an event off the watch to its file being written or found unchanged.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
-        self.queued_events = Gauge(
+        self._queued_events = Gauge(
             f"{PREFIX}_queued_events",
             "Cluster events waiting to be handled; at most 1024, when the API server's watches wait.",
             registry=r,
         )
-        self.ready = Gauge(
+        self._ready = Gauge(
             f"{PREFIX}_ready", "1 once the initial list is done and the watch is live.", registry=r
         )
 
     def saw_event(self) -> None:
         """A watch event or bookmark arrived: the stream is alive."""
         self._last_event = time.monotonic()
+
+    # -- what the service records (ports.ServiceMetrics) ----------------------------------
+
+    def event_handled(self, kind: str) -> None:
+        self._events.labels(kind).inc()
+
+    def object_rejected(self) -> None:
+        self._rejected.inc()
+
+    def files_unchanged(self, count: int) -> None:
+        self._files_unchanged.inc(count)
+
+    def files_written(self, count: int) -> None:
+        self._files_written.inc(count)
+
+    def files_removed(self, count: int) -> None:
+        self._files_removed.inc(count)
+
+    def file_failed(self, errno_name: str) -> None:
+        self._write_errors.labels(errno_name).inc()
+
+    def event_to_file(self, seconds: float) -> None:
+        self._event_to_file.observe(seconds)
+
+    def pending_removals(self, count: int) -> None:
+        self._pending_removals.set(count)
+
+    def track(self, *, ready: Callable[[], bool], queued: Callable[[], int]) -> None:
+        self._ready.set_function(lambda: 1.0 if ready() else 0.0)
+        self._queued_events.set_function(queued)
+
+
+class FakeMetrics:
+    """What the service recorded, in plain fields; ready() and queued() read what it tracks."""
+
+    def __init__(self) -> None:
+        self.events: Tally[str] = Tally()  # by kind
+        self.rejected = 0
+        self.unchanged = 0
+        self.written = 0
+        self.removed = 0
+        self.errors: Tally[str] = Tally()  # by errno name
+        self.delays: list[float] = []  # event to file, in seconds
+        self.pending = 0
+        self.ready: Callable[[], bool] = lambda: False
+        self.queued: Callable[[], int] = lambda: 0
+
+    def event_handled(self, kind: str) -> None:
+        self.events[kind] += 1
+
+    def object_rejected(self) -> None:
+        self.rejected += 1
+
+    def files_unchanged(self, count: int) -> None:
+        self.unchanged += count
+
+    def files_written(self, count: int) -> None:
+        self.written += count
+
+    def files_removed(self, count: int) -> None:
+        self.removed += count
+
+    def file_failed(self, errno_name: str) -> None:
+        self.errors[errno_name] += 1
+
+    def event_to_file(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+    def pending_removals(self, count: int) -> None:
+        self.pending = count
+
+    def track(self, *, ready: Callable[[], bool], queued: Callable[[], int]) -> None:
+        self.ready, self.queued = ready, queued
+
+
+if TYPE_CHECKING:  # the port's conformance, checked by mypy
+    _prometheus: ServiceMetrics = Metrics()
+    _fake: ServiceMetrics = FakeMetrics()

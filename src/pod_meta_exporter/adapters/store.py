@@ -119,27 +119,33 @@ class DirectoryStore:
 
 
 class MemoryStore:
-    """A dict of file name to bytes; `fail` makes the next operations on a name raise OSError."""
+    """A dict of file name to bytes. Until they are cleared, `fail` makes the operations on a name
+    raise an OSError, and `fail_writes` or `fail_removals` every write or every removal (a full disk
+    fails writes; a read-only one fails both)."""
 
     def __init__(self, files: dict[str, bytes] | None = None) -> None:
         self.files: dict[str, bytes] = dict(files or {})
         self.fail: dict[str, OSError] = {}
+        self.fail_writes: OSError | None = None
+        self.fail_removals: OSError | None = None
         self.writes = 0
 
     def write(self, name: str, content: bytes) -> None:
-        self._check(name)
+        self._check(name, self.fail_writes)
         self.files[name] = content
         self.writes += 1
 
     def remove(self, name: str) -> None:
-        self._check(name)
+        self._check(name, self.fail_removals)
         self.files.pop(name, None)
 
     def names(self) -> Iterable[str]:
         return [name for name in self.files if _is_metadata_name(name)]
 
-    def _check(self, name: str) -> None:
+    def _check(self, name: str, failure: OSError | None) -> None:
         _check_name(name)
+        if failure is not None:
+            raise failure
         if name in self.fail:
             raise self.fail[name]
 

@@ -7,7 +7,7 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from pod_meta_exporter.domain import events, names
 from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
@@ -77,9 +77,10 @@ class RetryPolicy:
 class MetaDirectory:
     """Desired state of the directory, reconciled against what the store is known to hold.
 
-    Feed it events with handle() (or adopt() once at start), then apply due() through the
-    store and report each outcome with applied() or failed(). next_wakeup() says when due()
-    will next have work that no event brings: an expiring retention or a retry.
+    Feed it events with handle() (or adopt() once at start) and the time with expire(), then
+    apply due() through the store and report each outcome with applied() or failed().
+    next_wakeup() says when expire() and due() will next have work that no event brings: an
+    ending retention or a retry.
     """
 
     def __init__(
@@ -106,7 +107,6 @@ class MetaDirectory:
         self._on_disk: dict[str, bytes] = {}  # name -> digest of what the store holds
         self._pending: dict[str, Action] = {}
         self._failures: dict[str, tuple[int, float]] = {}  # name -> (attempts, retry at)
-        self._unchanged = 0
         self._retained = 0
         self.synced = False
 
@@ -134,31 +134,34 @@ class MetaDirectory:
 
     def handle(self, event: events.ClusterEvent, *, now: float) -> Outcome:
         """Apply one cluster event: what it refused, and how many files it found already right."""
-        self._unchanged = 0
         match event:
             case events.PodUpserted(pod):
-                rejections = self._guard(self._upsert_pod, pod)
+                return self._guard(self._upsert_pod, pod)
             case events.PodDeleted(pod):
-                rejections = self._guard(lambda obj: self._delete_pod(obj, now=now), pod)
+                return self._guard(lambda obj: self._delete_pod(obj, now=now), pod)
             case events.PodsResynced(pods):
-                rejections = self._resync_pods(pods, now=now)
+                return self._resync_pods(pods, now=now)
             case events.NamespaceUpserted(namespace):
-                rejections = self._guard(self._upsert_namespace, namespace)
+                return self._guard(self._upsert_namespace, namespace)
             case events.NamespaceDeleted(namespace):
-                rejections = self._guard(self._delete_namespace, namespace)
+                return self._guard(self._delete_namespace, namespace)
+            case events.NamespacesResynced(namespaces):
+                return self._resync_namespaces(namespaces)
             case _:
-                rejections = self._resync_namespaces(event.namespaces)
-        return Outcome(tuple(rejections), self._unchanged)
+                assert_never(event)
 
-    # -- outputs --------------------------------------------------------------------------
-
-    def due(self, *, now: float) -> list[Action]:
-        """Expire what is due, then return every action that should be applied now."""
+    def expire(self, *, now: float) -> None:
+        """End every retention that is over by `now`: its pod's file is no longer wanted."""
         while self._expiries and self._expiries[0][0] <= now:
             expires, key = heapq.heappop(self._expiries)
             pod = self._pods.get(key)
             if pod is not None and pod.expires == expires:
                 self._drop_pod(key)
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def due(self, *, now: float) -> list[Action]:
+        """Every action that should be applied at `now`: pending, and not waiting for a retry."""
         return [
             action
             for name, action in self._pending.items()
@@ -183,7 +186,7 @@ class MetaDirectory:
         self._failures[action.name] = (attempts, now + delay)
 
     def next_wakeup(self) -> float | None:
-        """The earliest time at which due() has work without a new event, or None."""
+        """The earliest time at which expire() or due() has work without a new event, or None."""
         while self._expiries:
             expires, key = self._expiries[0]
             pod = self._pods.get(key)
@@ -201,52 +204,57 @@ class MetaDirectory:
 
     # -- pods -----------------------------------------------------------------------------
 
-    def _upsert_pod(self, obj: events.ApiObject) -> None:
+    def _upsert_pod(self, obj: events.ApiObject) -> int:
         key, uid = _pod_identity(obj)
         pod = self._pods.get(key)
+        unchanged = 0
         if pod is None:
-            self._add_pod(key, uid=uid)
+            unchanged += self._add_pod(key, uid=uid)
         else:
             # A new uid under the same name (a StatefulSet pod recreated during its
             # predecessor's retention) takes the file over and cancels the removal.
             if pod.expires is not None:
                 self._retained -= 1
             pod.uid, pod.expires = uid, None
-        self._want(key.filename, self.documents.pod_document(obj))
+        return unchanged + self._want(key.filename, self.documents.pod_document(obj))
 
-    def _delete_pod(self, obj: events.ApiObject, *, now: float) -> None:
+    def _delete_pod(self, obj: events.ApiObject, *, now: float) -> int:
         key, uid = _pod_identity(obj)
         pod = self._pods.get(key)
         if pod is not None and pod.uid not in (None, uid):
-            return  # an older pod of the same name: its deletion must not touch the newer file
+            return 0  # an older pod of the same name: its deletion must not touch the newer file
+        unchanged = 0
         if pod is None:
-            self._add_pod(key, uid=uid)
-        self._want(key.filename, self.documents.pod_document(obj))
+            unchanged += self._add_pod(key, uid=uid)
+        unchanged += self._want(key.filename, self.documents.pod_document(obj))
         if pod is None or pod.expires is None or pod.uid is None:
             self._retain(key, until=now + self.retention)
         self._pods[key].uid = uid
+        return unchanged
 
-    def _resync_pods(self, pods: tuple[events.ApiObject, ...], *, now: float) -> list[Rejection]:
+    def _resync_pods(self, pods: tuple[events.ApiObject, ...], *, now: float) -> Outcome:
         listed: set[names.PodKey] = set()
         rejections: list[Rejection] = []
+        unchanged = 0
         for obj in pods:
-            rejected = self._guard(self._upsert_pod, obj)
-            if rejected:
-                rejections.extend(rejected)
-            else:
+            outcome = self._guard(self._upsert_pod, obj)
+            rejections.extend(outcome.rejections)
+            unchanged += outcome.unchanged
+            if not outcome.rejections:
                 listed.add(_pod_identity(obj)[0])
         for key, pod in self._pods.items():
             if pod.expires is None and key not in listed:
                 # Deleted while we were not watching: it gets its full retention from now.
                 self._retain(key, until=now + self.retention)
         self.synced = True
-        return rejections
+        return Outcome(tuple(rejections), unchanged)
 
-    def _add_pod(self, key: names.PodKey, *, uid: str | None) -> None:
+    def _add_pod(self, key: names.PodKey, *, uid: str | None) -> int:
         self._pods[key] = _Pod(uid=uid, expires=None)
         self._pods_per_namespace[key.namespace] += 1
         if self._pods_per_namespace[key.namespace] == 1:
-            self._refresh_namespace(key.namespace)
+            return self._refresh_namespace(key.namespace)
+        return 0
 
     def _retain(self, key: names.PodKey, *, until: float) -> None:
         if self._pods[key].expires is None:
@@ -265,35 +273,36 @@ class MetaDirectory:
 
     # -- namespaces -----------------------------------------------------------------------
 
-    def _upsert_namespace(self, obj: events.ApiObject) -> None:
+    def _upsert_namespace(self, obj: events.ApiObject) -> int:
         name = _namespace_name(obj)
-        if self.namespace_metadata:
-            self._namespace_docs[name] = self.documents.namespace_document(obj)
-            self._deleted_namespaces.discard(name)
-            self._refresh_namespace(name)
+        if not self.namespace_metadata:
+            return 0
+        self._namespace_docs[name] = self.documents.namespace_document(obj)
+        self._deleted_namespaces.discard(name)
+        return self._refresh_namespace(name)
 
-    def _delete_namespace(self, obj: events.ApiObject) -> None:
+    def _delete_namespace(self, obj: events.ApiObject) -> int:
         name = _namespace_name(obj)
-        if self.namespace_metadata:
-            self._namespace_docs[name] = self.documents.namespace_document(obj)
-            self._deleted_namespaces.add(name)
-            self._refresh_namespace(name)
+        if not self.namespace_metadata:
+            return 0
+        self._namespace_docs[name] = self.documents.namespace_document(obj)
+        self._deleted_namespaces.add(name)
+        return self._refresh_namespace(name)
 
-    def _resync_namespaces(self, namespaces: tuple[events.ApiObject, ...]) -> list[Rejection]:
+    def _resync_namespaces(self, namespaces: tuple[events.ApiObject, ...]) -> Outcome:
         listed: set[str] = set()
         rejections: list[Rejection] = []
         for obj in namespaces:
-            rejected = self._guard(self._upsert_namespace, obj)
-            if rejected:
-                rejections.extend(rejected)
-            else:
+            rejected = self._guard(self._upsert_namespace, obj).rejections
+            rejections.extend(rejected)
+            if not rejected:
                 listed.add(_namespace_name(obj))
         self._deleted_namespaces.update(set(self._namespace_docs) - listed)
-        for name in list(self._namespace_docs):
-            self._refresh_namespace(name)
-        return rejections
+        # Every namespace file is refreshed here once more, so it is counted here, and once.
+        unchanged = sum(self._refresh_namespace(name) for name in list(self._namespace_docs))
+        return Outcome(tuple(rejections), unchanged)
 
-    def _refresh_namespace(self, namespace: str) -> None:
+    def _refresh_namespace(self, namespace: str) -> int:
         """A namespace file lives exactly as long as some pod file of its namespace."""
         filename = names.namespace_filename(namespace)
         if not self._pods_per_namespace[namespace]:
@@ -302,17 +311,19 @@ class MetaDirectory:
                 self._deleted_namespaces.discard(namespace)
                 del self._namespace_docs[namespace]
         elif namespace in self._namespace_docs:
-            self._want(filename, self._namespace_docs[namespace])
+            return self._want(filename, self._namespace_docs[namespace])
+        return 0
 
     # -- reconciliation -------------------------------------------------------------------
 
-    def _want(self, filename: str, content: bytes) -> None:
+    def _want(self, filename: str, content: bytes) -> int:
+        """Make the file hold `content`: 1 if the store holds it already, so nothing is written."""
+        self._failures.pop(filename, None)
         if self._on_disk.get(filename) == _digest(content):
             self._pending.pop(filename, None)
-            self._unchanged += 1
-        else:
-            self._pending[filename] = WriteFile(filename, content)
-        self._failures.pop(filename, None)
+            return 1
+        self._pending[filename] = WriteFile(filename, content)
+        return 0
 
     def _unwant(self, filename: str) -> None:
         if filename in self._on_disk:
@@ -322,9 +333,10 @@ class MetaDirectory:
         self._failures.pop(filename, None)
 
     @staticmethod
-    def _guard(apply: Callable[[events.ApiObject], None], obj: events.ApiObject) -> list[Rejection]:
+    def _guard(apply: Callable[[events.ApiObject], int], obj: events.ApiObject) -> Outcome:
+        """Apply one object, which counts the files it found unchanged; refuse an invalid one."""
         try:
-            apply(obj)
+            unchanged = apply(obj)
         except (InvalidObject, names.InvalidName) as error:
-            return [Rejection(str(error))]
-        return []
+            return Outcome(rejections=(Rejection(str(error)),))
+        return Outcome(unchanged=unchanged)

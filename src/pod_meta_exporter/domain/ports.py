@@ -1,4 +1,5 @@
-"""The ports: what the core's service needs from the cluster, the metadata store and the clock."""
+"""The ports: what the core's service needs from the cluster, the metadata store, the clock and the
+metrics."""
 
 from __future__ import annotations
 
@@ -48,4 +49,40 @@ class MetaStore(Protocol):
 class Clock(Protocol):
     def now(self) -> float:
         """Monotonic seconds."""
+        ...
+
+
+class ServiceMetrics(Protocol):
+    """What the service records of its work, for the metrics endpoint (or a test) to read."""
+
+    def event_handled(self, kind: str) -> None:
+        """One cluster event of this kind was handled: pod_upserted, pods_resynced, ..."""
+        ...
+
+    def object_rejected(self) -> None:
+        """An API object was refused for an invalid name or missing metadata."""
+        ...
+
+    def files_unchanged(self, count: int) -> None:
+        """Files an event left with the bytes they held, so nothing was written."""
+        ...
+
+    def files_written(self, count: int) -> None: ...
+
+    def files_removed(self, count: int) -> None: ...
+
+    def file_failed(self, errno_name: str) -> None:
+        """A write or removal failed (it is retried)."""
+        ...
+
+    def event_to_file(self, seconds: float) -> None:
+        """The time from reading an event to its file being written or found unchanged."""
+        ...
+
+    def pending_removals(self, count: int) -> None:
+        """Files of vanished pods that are kept for their retention."""
+        ...
+
+    def track(self, *, ready: Callable[[], bool], queued: Callable[[], int]) -> None:
+        """Read the service's readiness and its queued events whenever the metrics are read."""
         ...

@@ -26,7 +26,9 @@ class Applied:
 
 
 def apply_due(directory: MetaDirectory, store: MetaStore, *, now: float) -> Applied:
-    """Apply every due action once. A failed one stays pending and is retried after a delay."""
+    """End the retentions that are over, then apply every due action once. A failed one stays
+    pending and is retried after a delay."""
+    directory.expire(now=now)
     written: list[str] = []
     removed: list[str] = []
     failures: list[Failure] = []

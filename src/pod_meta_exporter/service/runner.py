@@ -15,9 +15,8 @@ from pod_meta_exporter.domain.actions import RemoveFile
 from pod_meta_exporter.service.reconcile import apply_due
 
 if TYPE_CHECKING:
-    from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.directory import MetaDirectory
-    from pod_meta_exporter.domain.ports import Clock, Cluster, MetaStore
+    from pod_meta_exporter.domain.ports import Clock, Cluster, MetaStore, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class Service:
         cluster: Cluster,
         store: MetaStore,
         clock: Clock,
-        metrics: Metrics,
+        metrics: ServiceMetrics,
         inbox_size: int = INBOX_SIZE,
     ) -> None:
         self.directory = directory
@@ -81,8 +80,7 @@ class Service:
         self._stopping = False
         self._running = threading.Event()
         self._synced = False
-        metrics.ready.set_function(lambda: 1.0 if self.ready() else 0.0)
-        metrics.queued_events.set_function(self.queued)
+        metrics.track(ready=self.ready, queued=self.queued)
 
     def ready(self) -> bool:
         """The initial list is applied and the watch is live."""
@@ -168,28 +166,28 @@ class Service:
         self._reconcile(now)
         done = self.clock.now()
         for at in received:
-            self.metrics.event_to_file.observe(done - at)
+            self.metrics.event_to_file(done - at)
         if self.directory.synced and not self._synced:
             self._synced = True
             log.info("initial sync done; %d files pending removal", self.directory.pending_removals)
         return None
 
     def _handle(self, event: events.ClusterEvent) -> None:
-        self.metrics.events.labels(_EVENT_TYPES[type(event)]).inc()
+        self.metrics.event_handled(_EVENT_TYPES[type(event)])
         outcome = self.directory.handle(event, now=self.clock.now())
-        self.metrics.files_unchanged.inc(outcome.unchanged)
+        self.metrics.files_unchanged(outcome.unchanged)
         for rejection in outcome.rejections:
-            self.metrics.rejected.inc()
+            self.metrics.object_rejected()
             log.warning("rejected an object: %s", rejection.reason)
 
     def _reconcile(self, now: float) -> None:
         applied = apply_due(self.directory, self.store, now=now)
-        self.metrics.files_written.inc(len(applied.written))
-        self.metrics.files_removed.inc(len(applied.removed))
+        self.metrics.files_written(len(applied.written))
+        self.metrics.files_removed(len(applied.removed))
         for failure in applied.failures:
             error = failure.error
             reason = errno_name(error)
-            self.metrics.write_errors.labels(reason).inc()
+            self.metrics.file_failed(reason)
             log.error(
                 "cannot %s %s: %s (%s); will retry",
                 "remove" if isinstance(failure.action, RemoveFile) else "write",
@@ -198,7 +196,7 @@ class Service:
                 reason,
                 extra={"file": failure.action.name, "errno": reason},
             )
-        self.metrics.pending_removals.set(self.directory.pending_removals)
+        self.metrics.pending_removals(self.directory.pending_removals)
 
 
 def errno_name(error: OSError) -> str:
