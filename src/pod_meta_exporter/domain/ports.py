@@ -15,7 +15,8 @@ class Cluster(Protocol):
     """A source of cluster events: a full resync first, then changes, then resyncs whenever needed."""
 
     def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
-        """Deliver events through `emit`, from threads of the cluster's own, until close().
+        """Deliver events through `emit`, from threads of the cluster's own, until close(). Once
+        only: a second start() raises RuntimeError.
 
         emit() blocks while the consumer is behind, so the cluster reads no faster than events are
         handled, and raises once the consumer stops. ended() is called if the events end before
@@ -24,11 +25,12 @@ class Cluster(Protocol):
         ...
 
     def is_live(self) -> bool:
-        """True while the event stream is connected and current."""
+        """True while the event stream is started, connected and current; false from close() on."""
         ...
 
     def close(self) -> None:
-        """Stop delivering events soon, from any thread."""
+        """Stop delivering events, from any thread, even from within emit(): what was read or
+        queued but not yet handed to emit() is dropped, and ended() is not called."""
         ...
 
 
