@@ -42,7 +42,7 @@ unit: $(BIN)/.installed
 	$(BIN)/coverage report --include='src/pod_meta_exporter/domain/*' --fail-under=100
 	$(BIN)/python bench/pipeline.py --smoke
 
-# The real program as a subprocess: SIGTERM, exit codes, the demo.
+# Subprocesses: the real program (SIGTERM, exit codes, the demo), and mypy on a mistyped port call.
 process: $(BIN)/.installed
 	$(PYTEST) tests/process $(PYTEST_ARGS)
 

@@ -41,7 +41,7 @@ def unit(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def process(session: nox.Session) -> None:
-    """The real program as a subprocess: SIGTERM, exit codes, the demo."""
+    """Subprocesses: the real program (SIGTERM, exit codes, the demo), and mypy on a mistyped call."""
     make(session, "process")
 
 
