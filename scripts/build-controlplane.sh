@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build the Kubernetes binaries of the test tiers from the Go wrapper modules in
-# tests/integration/controlplane/<name>/: kube-apiserver, etcd and kustomize (which renders
-# deploy/) for the integration tier, and with arguments also kubelet, kube-controller-manager and
-# kube-scheduler (node tier).
+# Build the binaries of the test tiers from the Go wrapper modules in tests/integration/controlplane/:
+# kube-apiserver, etcd and kustomize (which renders deploy/) for the integration tier, and with
+# arguments also kubelet, kube-controller-manager and kube-scheduler (node tier). The four
+# Kubernetes binaries share the module kubernetes/ (one main package each), so one go.mod pins them.
 #
 # Usage: build-controlplane.sh [NAME...]   (default: kube-apiserver etcd kustomize)
 #
@@ -22,7 +22,7 @@ module_version() {
     awk -v mod="$2" '$1 !~ /^\/\// { for (i = 1; i < NF; i++) if ($i == mod && $(i + 1) ~ /^v[0-9]/) { print $(i + 1); exit } }' "$1"
 }
 
-k8s_version="$(module_version "$modules_dir/kube-apiserver/go.mod" k8s.io/kubernetes)"
+k8s_version="$(module_version "$modules_dir/kubernetes/go.mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$modules_dir/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 if [[ -z "$k8s_version" || -z "$etcd_version" ]]; then
     echo "build-controlplane: cannot read k8s.io/kubernetes / go.etcd.io/etcd/server/v3 versions from $modules_dir/*/go.mod" >&2
@@ -37,9 +37,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# build NAME MODULE_DIR [EXTRA_LDFLAGS]
+# build NAME MODULE_DIR [EXTRA_LDFLAGS [PACKAGE]]: PACKAGE, the main package within the module, is "."
+# but for the Kubernetes binaries, which share one module.
 build() {
-    local name="$1" module="$2" extra_ldflags="${3:-}"
+    local name="$1" module="$2" extra_ldflags="${3:-}" package="${4:-.}"
     local target="$out_dir/$name"
     if [[ -x "$target" ]]; then
         echo "build-controlplane: $name up to date: $target" >&2
@@ -53,7 +54,7 @@ build() {
     tmp_file="$(mktemp "$out_dir/.$name.XXXXXX")"
     echo "build-controlplane: building $name into $target ..." >&2
     local start=$SECONDS
-    (cd "$module" && go build -trimpath -buildvcs=false -ldflags="-s -w $extra_ldflags" -o "$tmp_file" .)
+    (cd "$module" && go build -trimpath -buildvcs=false -ldflags="-s -w $extra_ldflags" -o "$tmp_file" "$package")
     chmod 0755 "$tmp_file"
     mv -f "$tmp_file" "$target"
     tmp_file=""
@@ -82,7 +83,7 @@ for name in "${names[@]}"; do
             fi
             build kustomize "$modules_dir/kustomize" ;;
         kube-apiserver | kubelet | kube-controller-manager | kube-scheduler)
-            build "$name" "$modules_dir/$name" "$version_ldflags" ;;
+            build "$name" "$modules_dir/kubernetes" "$version_ldflags" "./$name" ;;
         *) echo "build-controlplane: unknown binary '$name'" >&2; exit 2 ;;
     esac
 done

@@ -117,7 +117,7 @@ def _module_version(go_mod: Path, module: str) -> str:
 
 def controlplane_versions() -> tuple[str, str]:
     """(kubernetes version, etcd version) as pinned by the wrapper go.mod files."""
-    k8s = _module_version(CONTROLPLANE_MODULES / "kube-apiserver" / "go.mod", "k8s.io/kubernetes")
+    k8s = _module_version(CONTROLPLANE_MODULES / "kubernetes" / "go.mod", "k8s.io/kubernetes")
     etcd = _module_version(CONTROLPLANE_MODULES / "etcd" / "go.mod", "go.etcd.io/etcd/server/v3")
     return k8s, etcd
 
