@@ -3,16 +3,12 @@
 package main
 
 import (
-	"os"
 	_ "time/tzdata" // for timeZone support in CronJob
 
-	"k8s.io/component-base/cli"
-	_ "k8s.io/component-base/logs/json/register"          // JSON log format
-	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics
-	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	"podmetaexporter.local/controlplane/kubernetes/component"
 )
 
 func main() {
-	os.Exit(cli.Run(app.NewControllerManagerCommand()))
+	component.Run(app.NewControllerManagerCommand())
 }

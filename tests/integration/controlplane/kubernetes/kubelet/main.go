@@ -4,15 +4,11 @@ package main
 
 import (
 	"context"
-	"os"
 
-	"k8s.io/component-base/cli"
-	_ "k8s.io/component-base/logs/json/register"          // JSON log format
-	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metrics
-	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric
 	"k8s.io/kubernetes/cmd/kubelet/app"
+	"podmetaexporter.local/controlplane/kubernetes/component"
 )
 
 func main() {
-	os.Exit(cli.Run(app.NewKubeletCommand(context.Background())))
+	component.Run(app.NewKubeletCommand(context.Background()))
 }
