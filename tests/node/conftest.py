@@ -4,7 +4,6 @@ Fluent Bit reader checks each container's log link against the exporter's files.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import secrets
 import shutil
@@ -17,21 +16,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 from integration import harness
-from node import cgroups, host_state, workloads
+from node import workloads
 from node.namespaces import NodeNamespaces
 from node.reader import FluentBitReader
 from node.services import BUSYBOX, CNI_BIN_DIR, NodeBinaries, NodeServices
-from support import identity, manifests
+from support import cgroups, host_state, identity, manifests
 from support.control_plane import (
     Binaries,
     ControlPlane,
     ControlPlaneError,
-    binary_cache_dir,
     ensure_binaries,
     locate,
     run_build_script,
 )
 from support.exporter import Exporter, InCluster
+from support.pause import build_pause
 from support.processes import tail
 from support.tiers import Tier
 from support.waiting import wait_for
@@ -75,33 +74,13 @@ def requirements() -> tuple[Binaries, NodeBinaries] | str:
         if None in found:
             run_build_script(NODE_BINARIES)
             found = [locate(name) for name in NODE_BINARIES]
-        pause = _pause()
+        pause = build_pause()
     except (ControlPlaneError, subprocess.CalledProcessError) as error:
         return str(error)
     if control_plane is None or None in found:
         return "the Kubernetes binaries could not be built"
     kubelet, controller_manager, scheduler = (path for path in found if path is not None)
     return control_plane, NodeBinaries(kubelet, controller_manager, scheduler, pause)
-
-
-def _pause() -> Path:
-    """Our pause, built with Go into the binary cache under a hash of its source, so that an edit
-    rebuilds it: the sandbox image's binary and the node namespaces' init."""
-    source = HERE / "pause"
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sorted(source.iterdir()))).hexdigest()
-    binary = binary_cache_dir() / f"pause-{digest[:12]}"
-    if not binary.exists():
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        building = binary.with_name(f".{binary.name}.{os.getpid()}")
-        subprocess.run(
-            ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(building), "."],
-            cwd=source,
-            env={**os.environ, "CGO_ENABLED": "0"},
-            check=True,
-            capture_output=True,
-        )
-        building.rename(binary)
-    return binary
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -147,7 +126,7 @@ def workdir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def clean_host(binaries: object) -> Iterator[host_state.HostState]:
     """The machine as it was; after the whole tier, it must be so again (the teardown fails if not)."""
-    cgroups.remove_stale()
+    cgroups.remove_stale(cgroups.NODE_PREFIX)
     before = host_state.HostState.read()
     yield before
     changes = host_state.HostState.read().changes_since(before)

@@ -25,27 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from support.control_plane import Process
+from support.sysctls import KUBELET_SYSCTLS, read_ints
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# The kubelet's setupKernelTunables (pkg/kubelet/cm/container_manager_linux.go): the values it
-# writes unless they are already set.
-KUBELET_SYSCTLS = {
-    "vm/overcommit_memory": 1,
-    "vm/panic_on_oom": 0,
-    "kernel/panic": 10,
-    "kernel/panic_on_oops": 1,
-    "kernel/keys/root_maxkeys": 1000000,
-    "kernel/keys/root_maxbytes": 25000000,
-}
 # RFC 2544's benchmarking range: never routed, so it cannot collide with the machine's networks.
 LINK_SUPERNET = ipaddress.IPv4Network("198.18.0.0/16")
-
-
-def read_sysctls(names: Sequence[str]) -> dict[str, int]:
-    return {name: int(Path("/proc/sys", name).read_text().split()[0]) for name in names}
 
 
 def _free_link_network() -> ipaddress.IPv4Network:
@@ -139,7 +126,7 @@ class NodeNamespaces:
 
     def _mount_private_dirs(self) -> None:
         masks = []
-        for name, value in read_sysctls(list(KUBELET_SYSCTLS)).items():
+        for name, value in read_ints(KUBELET_SYSCTLS).items():
             if value != KUBELET_SYSCTLS[name]:
                 wanted = self.workdir / "sysctl" / name.replace("/", ".")
                 wanted.write_text(f"{KUBELET_SYSCTLS[name]}\n")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from node import namespaces as node_namespaces
-from node.host_state import HostState
+from support.host_state import HostState
+from support.sysctls import KUBELET_SYSCTLS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,7 +36,7 @@ def test_what_the_kubelet_changes_stays_inside_the_nodes_namespaces(
     assert not [rule for rule in HostState.read().iptables if "KUBE-" in rule]
 
     inside_sysctl = int(namespaces.run(["cat", "/proc/sys/vm/overcommit_memory"]))
-    assert inside_sysctl == node_namespaces.KUBELET_SYSCTLS["vm/overcommit_memory"]
+    assert inside_sysctl == KUBELET_SYSCTLS["vm/overcommit_memory"]
     assert dict(HostState.read().sysctls) == dict(clean_host.sysctls)
 
     inside_mounts = namespaces.run(["cat", "/proc/self/mountinfo"])
@@ -83,6 +83,16 @@ def test_the_leak_check_reports_a_changed_sysctl() -> None:
     before = HostState.read()
     values = dict(before.sysctls)
     was = values["vm/overcommit_memory"]
-    values["vm/overcommit_memory"] = was + 1
+    values["vm/overcommit_memory"] = now = str(int(was) + 1)
     after = dataclasses.replace(before, sysctls=tuple(sorted(values.items())))
-    assert after.changes_since(before) == [f"sysctl vm/overcommit_memory: {was} -> {was + 1}"]
+    assert after.changes_since(before) == [f"sysctl vm/overcommit_memory: {was} -> {now}"]
+
+
+def test_the_leak_check_reports_a_program_left_running() -> None:
+    before = HostState.read()
+    counts = dict(before.programs)
+    counts["dockerd"] = counts.get("dockerd", 0) + 1
+    after = dataclasses.replace(before, programs=tuple(sorted(counts.items())))
+    assert after.changes_since(before) == [
+        f"processes: {counts['dockerd']} running dockerd, {counts['dockerd'] - 1} before"
+    ]

@@ -1,17 +1,20 @@
-"""The node's cgroup root: one directory in every hierarchy, under which the kubelet puts kubepods/.
+"""Cgroup roots of the tiers that run containers: one directory in every hierarchy, named for the
+tier and the run, below which the node tier's kubelet, or the e2e tier's dockerd, puts its own.
 
-Cgroups are the one thing the node's namespaces do not keep private, so the root has a name of
-this run's own and is removed, leaves first, once its processes are gone.
+Cgroups are the one thing that namespaces do not keep private, so each root is removed, leaves
+first, once its processes are gone; a run that was killed leaves its (empty) roots behind, and the
+next one removes them.
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from support.waiting import wait_for
 
-PREFIX = "pod-meta-exporter-node-"
+NODE_PREFIX = "pod-meta-exporter-node-"
+E2E_PREFIX = "pod-meta-exporter-e2e-"
+PREFIXES = (NODE_PREFIX, E2E_PREFIX)
 
 
 def hierarchies() -> list[Path]:
@@ -24,32 +27,34 @@ def hierarchies() -> list[Path]:
     return mounts
 
 
-def _remove_tree(root: Path) -> bool:
+def remove_tree(root: Path) -> bool:
     """rmdir the tree, leaves first; False while a cgroup still has processes (EBUSY)."""
     directories = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
     for directory in [*directories, root]:
-        with contextlib.suppress(FileNotFoundError):
-            try:
-                directory.rmdir()
-            except OSError:
-                return False
+        try:
+            directory.rmdir()
+        except FileNotFoundError:  # never created, or removed meanwhile
+            continue
+        except OSError:
+            return False
     return True
 
 
 def ours() -> list[Path]:
-    """Roots of this tier in any hierarchy: this run's, or an earlier run's that was killed."""
-    return [root for mount in hierarchies() for root in mount.glob(f"{PREFIX}*")]
+    """Roots of the tiers in any hierarchy: this run's, or an earlier run's that was killed."""
+    return [root for mount in hierarchies() for prefix in PREFIXES for root in mount.glob(f"{prefix}*")]
 
 
-def remove_stale() -> None:
-    """A run killed before its teardown leaves its (empty) roots behind; the next one removes them."""
-    for stale in ours():
-        _remove_tree(stale)
+def remove_stale(prefix: str) -> None:
+    """Remove the roots a killed run of one tier left behind."""
+    for mount in hierarchies():
+        for stale in mount.glob(f"{prefix}*"):
+            remove_tree(stale)
 
 
 class CgroupRoot:
-    def __init__(self, name: str) -> None:
-        self.name = PREFIX + name  # the kubelet's cgroupRoot is "/" + name
+    def __init__(self, name: str, *, prefix: str = NODE_PREFIX) -> None:
+        self.name = prefix + name  # the kubelet's cgroupRoot, or dockerd's cgroup-parent, is "/" + name
 
     def create(self) -> None:
         for mount in hierarchies():
@@ -59,7 +64,7 @@ class CgroupRoot:
         roots = [mount / self.name for mount in hierarchies()]
 
         def removed() -> bool:
-            remaining = [root for root in roots if not _remove_tree(root)]  # try each, every time
+            remaining = [root for root in roots if not remove_tree(root)]  # try each, every time
             return not remaining
 
         wait_for(

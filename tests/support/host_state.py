@@ -1,22 +1,17 @@
-"""What a node leaves on the machine: mounts, links, iptables rules, sysctls, cgroups, paths and
-processes, read before the tier and compared after it."""
+"""What a tier that runs containers leaves on the machine: mounts, links, iptables rules, sysctls,
+cgroups, paths and processes, read before the tier and compared after it."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from node import cgroups, namespaces
+from support import cgroups, sysctls
 
-SYSCTLS = (
-    *namespaces.KUBELET_SYSCTLS,
-    "net/ipv4/ip_forward",
-    "net/bridge/bridge-nf-call-iptables",
-    "net/bridge/bridge-nf-call-ip6tables",
-)
-# Where a kubelet or containerd writes when it is not told otherwise.
+# Where a kubelet, containerd or dockerd writes when it is not told otherwise.
 PATHS = (
     "/var/log/pods",
     "/var/log/containers",
@@ -28,8 +23,32 @@ PATHS = (
     "/etc/cni/net.d",
     "/opt/cni",
     "/var/run/kubernetes",
+    "/var/lib/docker",
+    "/run/docker",
+    "/run/docker.sock",
 )
 IPTABLES_TABLES = ("filter", "nat", "mangle")
+# Programs a tier starts, by their command name (/proc/<pid>/comm, at most 15 characters).
+PROGRAMS = frozenset(
+    {
+        "dockerd",
+        "docker-proxy",
+        "containerd",
+        "containerd-shim",
+        "containerd-shim-runc-v2",
+        "runc",
+        "kubelet",
+        "kube-apiserver",
+        "kube-controller",
+        "kube-scheduler",
+        "kube-proxy",
+        "etcd",
+        "coredns",
+        "kind",
+        "fluent-bit",
+        "systemd",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -37,20 +56,21 @@ class HostState:
     mounts: frozenset[tuple[str, str, str]]  # (mount point, type, source)
     links: frozenset[str]
     iptables: tuple[str, ...]
-    sysctls: tuple[tuple[str, int], ...]
-    cgroups: frozenset[str]  # the tier's own, and kubepods/ anywhere near the top
+    sysctls: tuple[tuple[str, str], ...]
+    cgroups: frozenset[str]  # the tiers' own, and kubepods/ anywhere near the top
     paths: frozenset[str]  # those of PATHS that exist
+    programs: tuple[tuple[str, int], ...]  # how many processes run each of PROGRAMS
 
     @classmethod
     def read(cls) -> HostState:
-        present = [name for name in SYSCTLS if Path("/proc/sys", name).exists()]
         return cls(
             mounts=_mounts(),
             links=frozenset(path.name for path in Path("/sys/class/net").iterdir()),
             iptables=_iptables(),
-            sysctls=tuple(sorted(namespaces.read_sysctls(present).items())),
+            sysctls=tuple(sorted(sysctls.read_all().items())),
             cgroups=_cgroups(),
             paths=frozenset(path for path in PATHS if Path(path).exists()),
+            programs=_programs(),
         )
 
     def changes_since(self, before: HostState) -> list[str]:
@@ -66,7 +86,15 @@ class HostState:
             changes.append(f"iptables: added {added}, removed {removed}")
         then = dict(before.sysctls)
         changes += [
-            f"sysctl {name}: {then.get(name)} -> {now}" for name, now in self.sysctls if then.get(name) != now
+            f"sysctl {name}: {then[name]} -> {now}"
+            for name, now in self.sysctls
+            if name in then and then[name] != now
+        ]
+        counted = dict(before.programs)
+        changes += [
+            f"processes: {count} running {name}, {counted.get(name, 0)} before"
+            for name, count in self.programs
+            if count > counted.get(name, 0)
         ]
         return changes
 
@@ -87,6 +115,19 @@ def processes_in(namespace_ids: set[str]) -> list[str]:
     return found
 
 
+def _programs() -> tuple[tuple[str, int], ...]:
+    names: Counter[str] = Counter()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                name = (proc / "comm").read_text().strip()
+            except OSError:  # it exited meanwhile
+                continue
+            if name in PROGRAMS:
+                names[name] += 1
+    return tuple(sorted(names.items()))
+
+
 def _mounts() -> frozenset[tuple[str, str, str]]:
     mounts = set()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -97,17 +138,19 @@ def _mounts() -> frozenset[tuple[str, str, str]]:
 
 
 def _iptables() -> tuple[str, ...]:
-    if shutil.which("iptables") is None:
-        return ()
+    """Rules of both backends: a kind node may pick either (kind's entrypoint, select_iptables)."""
     rules = []
-    for table in IPTABLES_TABLES:
-        shown = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False)
-        rules += [f"{table}: {rule}" for rule in shown.stdout.splitlines()]
+    for command in ("iptables", "iptables-legacy", "iptables-nft", "ip6tables"):
+        if shutil.which(command) is None:
+            continue
+        for table in IPTABLES_TABLES:
+            shown = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True, check=False)
+            rules += [f"{command} {table}: {rule}" for rule in shown.stdout.splitlines() if rule[:1] != "#"]
     return tuple(rules)
 
 
 def _cgroups() -> frozenset[str]:
-    """The tier's cgroup roots, and any kubepods/ two levels deep (where a kubelet puts it)."""
+    """The tiers' cgroup roots, and any kubepods/ two levels deep (where a kubelet puts it)."""
     kubepods = {str(path) for mount in cgroups.hierarchies() for path in mount.glob("kubepods*")}
     kubepods |= {str(path) for mount in cgroups.hierarchies() for path in mount.glob("*/kubepods*")}
     return frozenset({*map(str, cgroups.ours()), *kubepods})
