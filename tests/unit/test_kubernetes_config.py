@@ -96,6 +96,22 @@ def test_in_a_pod_the_official_client_is_never_imported(service_account: Path) -
     assert done.stdout.strip() == "[]"
 
 
+def test_a_kubeconfig_without_the_official_client_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The container image leaves the kubeconfig extra out; importing a module set to None fails.
+    monkeypatch.setitem(sys.modules, "kubernetes", None)
+    path = kubeconfig_at(tmp_path / "config")
+
+    with pytest.raises(ConfigError) as raised:
+        load_endpoint(path, environ={}, service_account_dir=tmp_path / "none")
+
+    assert str(raised.value) == (
+        f"kubeconfig {path}: reading a kubeconfig needs the official kubernetes client, "
+        "which is not installed: pip install 'pod-meta-exporter[kubeconfig]'"
+    )
+
+
 @pytest.mark.parametrize(
     "environ", [{}, {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}], ids=["no-env", "no-token"]
 )

@@ -1,7 +1,8 @@
 """The endpoint of a kubeconfig's current context, read by the official client's loader.
 
 The loader keeps every way users authenticate outside a cluster (exec plugins such as EKS's and
-GKE's, OIDC, client certificates, tokens); only this path imports the official client.
+GKE's, OIDC, client certificates, tokens); only this path imports the official client, an
+optional dependency (the `kubeconfig` extra) that the container image does not install.
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ if TYPE_CHECKING:
     from kubernetes import client
 
 
+EXTRA = "pod-meta-exporter[kubeconfig]"
+
+
 def endpoint(source: str) -> Endpoint:
     """`source` is one path, or several joined as in KUBECONFIG."""
-    from kubernetes import client, config
+    try:
+        from kubernetes import client, config
+    except ImportError as exc:
+        # An optional dependency: the container image, which runs in a pod, leaves it out.
+        msg = (
+            f"kubeconfig {source}: reading a kubeconfig needs the official kubernetes client, "
+            f"which is not installed: pip install '{EXTRA}'"
+        )
+        raise ConfigError(msg) from exc
 
     configuration = client.Configuration()
     try:
