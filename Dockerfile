@@ -3,8 +3,13 @@
 # as uid/gid 65532 (distroless "nonroot"; the deploy manifests' runAsUser/runAsGroup).
 # For releases, pin both bases by digest too (docker buildx imagetools inspect IMAGE).
 #   docker build -t pod-meta-exporter:dev .
+# The bases are build arguments, so that a machine without a registry can stand in its own
+# (tests/e2e/offline builds them from Debian packages): BUILDER_IMAGE needs Python 3.13 and pip,
+# RUNTIME_IMAGE /usr/bin/python3.13. Docker's legacy builder and BuildKit both build this file.
+ARG BUILDER_IMAGE=python:3.13-slim-trixie
+ARG RUNTIME_IMAGE=gcr.io/distroless/python3-debian13:nonroot
 
-FROM python:3.13-slim-trixie AS builder
+FROM ${BUILDER_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /build
 # Dependencies first, so that editing the source does not invalidate this layer. Wheels only,
@@ -22,7 +27,7 @@ RUN pip wheel --no-deps --wheel-dir /wheels . \
     && rm -rf /app/bin
 
 # python3-debian12 is no longer built (distroless#2084, May 2026): Debian 13, with Python 3.13.
-FROM gcr.io/distroless/python3-debian13:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=builder /app /app
 ENV PYTHONPATH=/app PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 65532:65532
