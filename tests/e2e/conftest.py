@@ -1,4 +1,9 @@
-"""The e2e tier: kind running tests/e2e/overlay; skipped in one line where a prerequisite is missing."""
+"""The e2e tier: kind running tests/e2e/overlay; skipped in one line where a prerequisite is missing.
+
+`make e2e` runs it through scripts/offline-kind.py, which says where its images come from:
+E2E_IMAGES=registry (a GitHub runner: kindest/node, and every image pulled once), or
+E2E_IMAGES=local (this project's machines, which reach no registry: every image built here,
+loaded, and swapped in by tests/e2e/overlay-local). E2E_UNAVAILABLE says why neither can run."""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import pytest
 import yaml
 
 from e2e import harness
-from support.manifests import E2E_OVERLAY_DIR, REPO
+from e2e.offline import images as local_images
+from support.manifests import E2E_LOCAL_OVERLAY_DIR, E2E_OVERLAY_DIR, REPO
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -36,10 +42,14 @@ BACKOFF = 10.0
 # Where CI collects what a failure leaves: Fluent Bit's outputs, the exporter's log, kind's logs.
 ARTIFACTS_DIR = os.environ.get("E2E_ARTIFACTS_DIR")
 REQUIRED = os.environ.get("E2E_REQUIRED", "") not in {"", "0", "false"}
+LOCAL = os.environ.get("E2E_IMAGES") == "local"
+UNAVAILABLE = os.environ.get("E2E_UNAVAILABLE")  # scripts/offline-kind.py's reason
 
 
 @functools.cache
 def missing_prerequisites() -> tuple[str, ...]:
+    if UNAVAILABLE:
+        return (f"a cluster that scripts/offline-kind.py can build ({UNAVAILABLE})",)
     missing = [f"the {tool} command" for tool in ("docker", "kind", "kubectl") if shutil.which(tool) is None]
     if importlib.util.find_spec("pytest_kind") is None:
         missing.append("pytest-kind-ng (pip install -e '.[e2e]')")
@@ -119,15 +129,15 @@ def stack(kind_cluster: KindCluster) -> harness.Stack:
     The cluster pulls nothing: each image is pulled once on the host (retried) and loaded. The
     exporter's image is tagged with its content ID, so a rerun on a kept cluster (--keep-cluster)
     rolls the DaemonSet out to the image just built instead of keeping a stale one."""
-    deployed = harness.Stack(kind_cluster)
+    deployed = harness.Stack(kind_cluster, busybox=local_images.LOCAL_BUSYBOX if LOCAL else harness.BUSYBOX)
     # kubectl's own kustomize: this tier needs kubectl anyway, and not the Go toolchain.
-    manifests = [
-        doc for doc in yaml.safe_load_all(deployed.kubectl("kustomize", str(E2E_OVERLAY_DIR))) if doc
-    ]
+    overlay = E2E_LOCAL_OVERLAY_DIR if LOCAL else E2E_OVERLAY_DIR
+    manifests = [doc for doc in yaml.safe_load_all(deployed.kubectl("kustomize", str(overlay))) if doc]
     exporter_image = build_exporter_image()
-    others = sorted({*container_images(manifests), harness.BUSYBOX} - {EXPORTER_IMAGE})
+    others = sorted({*container_images(manifests), deployed.busybox} - {EXPORTER_IMAGE})
     for image in others:
-        retried(functools.partial(subprocess.run, ["docker", "pull", image], check=True))
+        if not present(image):
+            retried(functools.partial(subprocess.run, ["docker", "pull", image], check=True))
     for image in [exporter_image, *others]:
         load_image(kind_cluster, image)
     replaced = with_image(manifests, EXPORTER_IMAGE, exporter_image)
@@ -143,11 +153,28 @@ def stack(kind_cluster: KindCluster) -> harness.Stack:
     return deployed
 
 
+def present(image: str) -> bool:
+    """Whether the engine holds the image: such an image is never pulled."""
+    inspected = subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False)
+    return inspected.returncode == 0
+
+
+def build_arguments() -> list[str]:
+    """The project's Dockerfile as it is, or with the local bases where no registry is reachable,
+    built on the host's network (the offline engine gives containers no NAT)."""
+    if not LOCAL:
+        return []
+    return [
+        f"--build-arg=BUILDER_IMAGE={local_images.LOCAL_PYTHON_BUILD}",
+        f"--build-arg=RUNTIME_IMAGE={local_images.LOCAL_PYTHON_RUNTIME}",
+        "--network=host",
+    ]
+
+
 def build_exporter_image() -> str:
     # The build pulls its base images (and the Dockerfile frontend): retried like the pulls.
-    retried(
-        functools.partial(subprocess.run, ["docker", "build", "--tag", EXPORTER_IMAGE, str(REPO)], check=True)
-    )
+    command = ["docker", "build", "--tag", EXPORTER_IMAGE, *build_arguments(), str(REPO)]
+    retried(functools.partial(subprocess.run, command, check=True))
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", EXPORTER_IMAGE],
         check=True,

@@ -94,6 +94,7 @@ class Stack:
     """The overlay deployed on a kind cluster, driven through pytest-kind's kubectl."""
 
     cluster: KindCluster
+    busybox: str = BUSYBOX  # the test pods' image
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         try:
@@ -195,6 +196,20 @@ class Stack:
             what=f"{container} to print the line of {pod.name}",
         )
 
+    def record_if_printed(
+        self, pod: ShortLivedPod, node: str, container: str, *, since: datetime, timeout: float
+    ) -> Record | None:
+        """The record, if this Fluent Bit prints it within `timeout`; None if it does not."""
+        try:
+            return poll(
+                lambda: self.record_of(pod, node, container, since=since),
+                timeout=timeout,
+                interval=POLL,
+                what=f"{container} to print the line of {pod.name}",
+            )
+        except AssertionError:
+            return None
+
     # --- Pausing Fluent Bit (shareProcessNamespace in the overlay) ---
 
     def fluent_bit_pids(self, node: str) -> list[str]:
@@ -234,7 +249,7 @@ class Stack:
             "spec": {
                 "restartPolicy": "Never",
                 "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "main", "image": BUSYBOX, "command": command}],
+                "containers": [{"name": "main", "image": self.busybox, "command": command}],
             },
         }
         created = json.loads(self.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(manifest)))

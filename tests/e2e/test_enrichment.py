@@ -16,6 +16,8 @@ from e2e.harness import BASELINE, FLUENT_BIT, OFFLINE, ShortLivedPod, Stack
 pytestmark = pytest.mark.e2e
 
 POD_COUNT_FOR_THE_BASELINE = 12
+# How long test_b waits for the other two Fluent Bits once the offline one has printed the line.
+OTHERS_TIMEOUT = 20.0
 
 
 def assert_enriched(record: harness.Record, pod: ShortLivedPod) -> None:
@@ -50,7 +52,9 @@ def test_a_short_lived_pods_line_carries_its_pods_labels_uid_and_image(
     assert_enriched(stack.wait_for_record(pod, node, OFFLINE, since=since), pod)
 
 
-def test_b_a_line_read_only_after_its_pod_is_gone_is_still_enriched(stack: Stack, namespace: str) -> None:
+def test_b_a_line_read_only_after_its_pod_is_gone_is_still_enriched(
+    stack: Stack, namespace: str, request: pytest.FixtureRequest
+) -> None:
     since = harness.now()
     # The line waits for a trigger, so Fluent Bit can open the (empty) log file first.
     pod = stack.start_pod(namespace, case="late", script="until [ -e /tmp/go ]; do sleep 0.1; done")
@@ -69,11 +73,31 @@ def test_b_a_line_read_only_after_its_pod_is_gone_is_still_enriched(stack: Stack
         stack.delete(pod)
         stack.wait_until_gone(pod, timeout=harness.PAUSED_WAIT)
 
-    assert_enriched(stack.wait_for_record(pod, node, FLUENT_BIT, since=since), pod)
+    # The offline Fluent Bit can only have enriched the line from the pod's file, which the
+    # exporter kept after the pod was gone from the API: that is what this test proves.
     assert_enriched(stack.wait_for_record(pod, node, OFFLINE, since=since), pod)
-    # The baseline asked the API, which no longer had the pod: the scenario really happened.
-    baseline = stack.wait_for_record(pod, node, BASELINE, since=since)
-    assert "kubernetes" not in baseline, f"the pod was still known when the line was read: {baseline}"
+    # Whether the other two read the line at all is Fluent Bit's: once in 13 runs, the deployed
+    # one resumed with inotify_fs_remove() for the deleted pod's log without reading its last
+    # line, while the offline one read it. What they print is checked; what they miss, reported.
+    printed = {
+        container: stack.record_if_printed(pod, node, container, since=since, timeout=OTHERS_TIMEOUT)
+        for container in (FLUENT_BIT, BASELINE)
+    }
+    deployed, baseline = printed[FLUENT_BIT], printed[BASELINE]
+    if deployed is not None:
+        assert_enriched(deployed, pod)
+    if baseline is not None:
+        # It asked the API, which no longer had the pod: the scenario really happened.
+        assert "kubernetes" not in baseline, f"the pod was still known when read: {baseline}"
+    missed = [container for container, record in printed.items() if record is None]
+    request.config.stash.setdefault(harness.FIGURES, []).append(
+        f"a line read after its pod was gone: printed by {OFFLINE}"
+        + (
+            f"; not printed by {', '.join(missed)} (Fluent Bit's tail)"
+            if missed
+            else f", {FLUENT_BIT} and {BASELINE}"
+        )
+    )
 
 
 def test_d_how_many_short_lived_pods_lose_metadata_without_the_exporter(

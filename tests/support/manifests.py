@@ -17,6 +17,7 @@ DEPLOY_DIR = REPO / "deploy"
 BASE_DIR = DEPLOY_DIR / "fluent-bit"
 NAMESPACE_METADATA_DIR = DEPLOY_DIR / "overlays" / "namespace-metadata"
 E2E_OVERLAY_DIR = REPO / "tests" / "e2e" / "overlay"
+E2E_LOCAL_OVERLAY_DIR = REPO / "tests" / "e2e" / "overlay-local"  # the same with local images
 
 Manifest = dict[str, Any]
 
