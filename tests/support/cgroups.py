@@ -8,6 +8,7 @@ next one removes them.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from support.waiting import wait_for
@@ -38,6 +39,20 @@ def remove_tree(root: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+def thaw(root: Path) -> None:
+    """Thaw every frozen cgroup under `root`. runc freezes a container's cgroup while it changes
+    it; a runc killed meanwhile (its node removed as it started containers) leaves the cgroup
+    frozen, and a frozen process takes no SIGKILL, so its PID namespace never ends."""
+    for state in root.rglob("freezer.state"):  # v1
+        with contextlib.suppress(OSError):
+            if state.read_text().strip() != "THAWED":
+                state.write_text("THAWED")
+    for freeze in root.rglob("cgroup.freeze"):  # v2
+        with contextlib.suppress(OSError):
+            if freeze.read_text().strip() != "0":
+                freeze.write_text("0")
 
 
 def ours() -> list[Path]:

@@ -165,6 +165,7 @@ class OfflineEngine:
         problems: list[str] = []
         if self._process is not None:
             environ = {**os.environ, **self.environment()}
+            self._thaw()
             if self._process.exited() is None:
                 for command in (
                     "docker ps --all --quiet | xargs --no-run-if-empty docker rm --force --volumes",
@@ -177,6 +178,7 @@ class OfflineEngine:
                         problems.append(f"{command}: {done.stderr.strip()}")
             self._terminate()
             self._process = None
+        self._thaw()
         for link in sorted(_links() - self._links_before):
             if ENGINE_LINKS.match(link):
                 subprocess.run(["ip", "link", "delete", link], check=False, capture_output=True)
@@ -186,6 +188,10 @@ class OfflineEngine:
             problems.append(f"{self.workdir} could not be removed")
         if problems:
             raise EngineError("the Docker engine did not stop cleanly: " + "; ".join(problems))
+
+    def _thaw(self) -> None:
+        for mount in cgroups.hierarchies():
+            cgroups.thaw(mount / self.cgroup_parent)
 
     def _terminate(self) -> None:
         """SIGTERM to dockerd, which stops containerd; then to unshare, which kills what is left."""
@@ -204,9 +210,15 @@ def _remove_cgroups(name: str) -> list[str]:
     """rmdir the engine's cgroup parent in every hierarchy, leaves first, once its processes are
     gone (the kernel frees them asynchronously after the PID namespace dies)."""
     roots = [mount / name for mount in cgroups.hierarchies()]
+
+    def removed() -> bool:
+        for root in roots:
+            cgroups.thaw(root)
+        return all([cgroups.remove_tree(root) for root in roots])  # noqa: C419 - try each, every time
+
     try:
         wait_for(
-            lambda: all(cgroups.remove_tree(root) for root in roots),
+            removed,
             timeout=30,
             what=f"the cgroups under {name} to empty",
         )

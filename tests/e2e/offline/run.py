@@ -26,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -155,7 +156,9 @@ def run_local(command: list[str]) -> int:
     built = build()
     log(f"images ready in {built.seconds:.0f}s: {', '.join(recipe.name for recipe in built.all)}")
     own_engine = None if engine.reachable() else engine.OfflineEngine()
-    environ = dict(os.environ)
+    # kubectl's discovery cache, which it would otherwise leave in ~/.kube/cache
+    cache = tempfile.TemporaryDirectory(prefix="pod-meta-exporter-e2e-kubectl-")
+    environ = {**os.environ, "KUBECACHEDIR": cache.name}
     code = 1
     try:
         if own_engine is not None:
@@ -198,6 +201,7 @@ def run_local(command: list[str]) -> int:
                 log(str(error))
                 code = code or 1
             log(f"stopped dockerd in {time.monotonic() - started:.1f}s")
+        cache.cleanup()
         changes = HostState.read().changes_since(before)
         if changes:
             log("the run left this on the machine:\n  " + "\n  ".join(changes))
