@@ -129,11 +129,12 @@ def stack(kind_cluster: KindCluster) -> harness.Stack:
     The cluster pulls nothing: each image is pulled once on the host (retried) and loaded. The
     exporter's image is tagged with its content ID, so a rerun on a kept cluster (--keep-cluster)
     rolls the DaemonSet out to the image just built instead of keeping a stale one."""
-    deployed = harness.Stack(kind_cluster, busybox=local_images.LOCAL_BUSYBOX if LOCAL else harness.BUSYBOX)
+    exporter_image = build_exporter_image()
+    busybox = local_images.LOCAL_BUSYBOX if LOCAL else harness.BUSYBOX
+    deployed = harness.Stack(kind_cluster, exporter_image=exporter_image, busybox=busybox)
     # kubectl's own kustomize: this tier needs kubectl anyway, and not the Go toolchain.
     overlay = E2E_LOCAL_OVERLAY_DIR if LOCAL else E2E_OVERLAY_DIR
     manifests = [doc for doc in yaml.safe_load_all(deployed.kubectl("kustomize", str(overlay))) if doc]
-    exporter_image = build_exporter_image()
     others = sorted({*container_images(manifests), deployed.busybox} - {EXPORTER_IMAGE})
     for image in others:
         if not present(image):

@@ -94,6 +94,7 @@ class Stack:
     """The overlay deployed on a kind cluster, driven through pytest-kind's kubectl."""
 
     cluster: KindCluster
+    exporter_image: str  # what the DaemonSet's exporter runs, built from this checkout
     busybox: str = BUSYBOX  # the test pods' image
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
@@ -159,6 +160,18 @@ class Stack:
 
     def shared_files(self, node: str) -> list[str]:
         return self.inspect(node, "ls", "-1A", SHARED_DIR).split()
+
+    def exporter_pid(self, node: str) -> str:
+        """The exporter's process, as the inspector sees it in the pod's shared PID namespace."""
+        # The bracket keeps this shell's own command line from matching.
+        match = 'grep -q "pod_meta_exporter[.]entrypoints" "$p/cmdline" 2>/dev/null'
+        script = f'for p in /proc/[0-9]*; do if {match}; then echo "${{p#/proc/}}"; fi; done'
+        (pid,) = self.inspect(node, "sh", "-c", script).split()
+        return pid
+
+    def single_node(self) -> str:
+        (node,) = (item["metadata"]["name"] for item in self.get("nodes")["items"])
+        return str(node)
 
     # --- Fluent Bit's output ---
 
@@ -242,7 +255,19 @@ class Stack:
         line = f"pod-meta-exporter e2e line {nonce}"
         labels = {"app.kubernetes.io/name": "e2e-echo", "e2e/case": case, "e2e/nonce": nonce}
         command = ["echo", line] if script is None else ["sh", "-c", f"{script}; echo '{line}'"]
-        manifest = {
+        manifest = self._pod_manifest(namespace, name, labels, command)
+        created = json.loads(self.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(manifest)))
+        return ShortLivedPod(namespace, name, created["metadata"]["uid"], labels, line)
+
+    def sleeping_pod_manifest(self, namespace: str, *, case: str, index: int) -> dict[str, Any]:
+        """A busybox pod that sleeps until deleted: one of many on a node."""
+        labels = {"app.kubernetes.io/name": "e2e-sleeper", "e2e/case": case}
+        return self._pod_manifest(namespace, f"{case}-{index}", labels, ["sleep", "3600"])
+
+    def _pod_manifest(
+        self, namespace: str, name: str, labels: dict[str, str], command: list[str]
+    ) -> dict[str, Any]:
+        return {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
@@ -252,8 +277,6 @@ class Stack:
                 "containers": [{"name": "main", "image": self.busybox, "command": command}],
             },
         }
-        created = json.loads(self.kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(manifest)))
-        return ShortLivedPod(namespace, name, created["metadata"]["uid"], labels, line)
 
     def pod(self, pod: ShortLivedPod) -> Any:
         found = self.kubectl("get", "pod", pod.name, "-n", pod.namespace, "--ignore-not-found", "-o", "json")
