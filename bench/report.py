@@ -19,6 +19,7 @@ import memory
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import image
     from support.control_plane import Binaries
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -595,5 +596,42 @@ quiet window of benchmark 4 (synced, {apicost.PODS} pods, nothing changing, nobo
 {result.idle_cpu_percent_max_window:.3f}% in the busiest window. The process sleeps in blocking
 reads: the main loop waits on its queue without a timeout when no retention is pending, and the
 watch thread wakes for a bookmark about once a minute.
+"""
+    return rows, section
+
+
+def image_section(result: image.Result) -> tuple[list[Row], str]:
+    absent = not result.imported
+    rows = [
+        Row("6 image", "size (`docker image inspect`)", f"{result.size_bytes / 1e6:.1f} MB"),
+        Row("6 image", "/app (the exporter and its dependencies)", f"{result.app_bytes / 1e6:.1f} MB"),
+        Row(
+            "6 image",
+            f"exporter modules imported, VmRSS (Python {result.python})",
+            mib(result.import_rss_kib),
+        ),
+        Row(
+            "6 image",
+            "official client and pydantic in the image",
+            "none" if absent else ", ".join(result.imported),
+            "none",
+            absent,
+        ),
+    ]
+    packages = "\n".join(f"| `{name}` | {size / 1e6:.1f} MB |" for name, size in result.packages.items())
+    section = f"""## 6. Container image
+
+The image of the project's `Dockerfile`, built on {result.bases}. Its size is what `docker image
+inspect` reports (uncompressed, all layers); /app is where the Dockerfile installs the exporter
+and its hash-pinned dependencies (`deploy/docker/requirements.txt`), which leave out the
+`kubeconfig` extra: the official client, and with it pydantic, which dependency-injector imports
+whenever it finds it. The image's own interpreter then imports what a start in a pod imports
+(`entrypoints.cli`, `entrypoints.container`, `adapters.kubernetes`) and reads its VmRSS:
+{mib(result.import_rss_kib)} on Python {result.python}. The running exporter in its pod, on a kind
+node with 100 pods, is measured by the e2e tier (`tests/e2e/test_footprint.py`, in its figures).
+
+| /app, largest entries | size |
+| --- | ---: |
+{packages}
 """
     return rows, section

@@ -1,4 +1,4 @@
-"""The benchmarks: pipeline throughput, event-to-file latency, memory, API cost and idle CPU.
+"""The benchmarks: pipeline throughput, event-to-file latency, memory, API cost, idle CPU and the image.
 
 Prints a summary table and, after a full run, writes bench/RESULTS.md. A figure never fails the run;
 a benchmark that cannot run (an error, or no control plane) is reported and the exit status is 1.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import apicost
+import image
 import latency
 import memory
 import pipeline
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-BENCHMARKS = ("pipeline", "latency", "memory", "api")
+BENCHMARKS = ("pipeline", "latency", "memory", "api", "image")
 RESULTS = HERE / "RESULTS.md"
 NO_CONTROL_PLANE = "no kube-apiserver/etcd: run `make controlplane` (needs Go)"
 
@@ -68,7 +69,7 @@ def main() -> int:
     command = shlex.join([_relative(Path(sys.executable)), _relative(Path(sys.argv[0])), *sys.argv[1:]])
     started = time.monotonic()
     binaries = None
-    if set(selected) - {"pipeline"}:
+    if set(selected) - {"pipeline", "image"}:
         try:
             binaries = control_plane.ensure_binaries()
         except control_plane.ControlPlaneError as error:
@@ -99,6 +100,8 @@ def main() -> int:
                 "api",
                 lambda: _api(result, binaries=binaries, workdir=workdir, quick=args.quick, src=src),
             )
+        if "image" in selected:
+            _guard(result, "image", lambda: _image(result))
     finally:
         if args.keep_workdir:
             print(f"kept {workdir}", file=sys.stderr)
@@ -188,6 +191,11 @@ def _api(
     _say(f"4+5. API cost and idle CPU: start, {quiet:.0f} s quiet, restart, forced 410")
     outcome = apicost.run(binaries, workdir=workdir, quiet_seconds=quiet, cpu_window=window, pythonpath=src)
     result.add(*report.api_section(outcome))
+
+
+def _image(result: report.Report) -> None:
+    _say("6. image: the Dockerfile built, its size and its imports (needs a Docker engine, or root)")
+    result.add(*report.image_section(image.run_benchmark()))
 
 
 def _say(message: str) -> None:

@@ -3,6 +3,7 @@ ServiceAccount for the exporter."""
 
 from __future__ import annotations
 
+import os
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -100,9 +101,11 @@ def exporter(
     args: Sequence[str] = (),
     pythonpath: Path | None = None,
     python_flags: Sequence[str] = (),
+    hidden: Path | None = None,
 ) -> Exporter:
     """The exporter on NODE, logging warnings only. `pythonpath` is a scratch copy of src/, to try a
-    change ahead of the editable install."""
+    change ahead of the editable install; `hidden`, a directory from without_packages()."""
+    paths = [str(path) for path in (hidden, pythonpath) if path is not None]
     return Exporter(
         node=NODE,
         directory=directory,
@@ -110,6 +113,24 @@ def exporter(
         kubeconfig=kubeconfig,
         in_cluster=in_cluster,
         args=["--log-level=warning", *args],
-        env={"PYTHONPATH": str(pythonpath)} if pythonpath is not None else None,
+        env={"PYTHONPATH": os.pathsep.join(paths)} if paths else None,
         python_flags=python_flags,
     )
+
+
+# What the exporter's image does not install (deploy/docker/requirements.txt): the official client
+# is the kubeconfig extra, and pydantic comes only with it, yet dependency-injector imports it
+# whenever it can. The development environment has both.
+NOT_IN_THE_IMAGE = ("kubernetes", "pydantic")
+
+
+def without_packages(directory: Path, names: Sequence[str] = NOT_IN_THE_IMAGE) -> Path:
+    """A directory that, first on PYTHONPATH, makes each of `names` fail to import as if it were
+    not installed, so that an exporter run from this environment imports what it does in its image."""
+    for name in names:
+        package = directory / name
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(
+            f"raise ModuleNotFoundError({f'No module named {name!r} (as in the image)'!r}, name={name!r})\n"
+        )
+    return directory
