@@ -10,7 +10,7 @@ import nox
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "typecheck", "unit", "process", "integration", "node"]
+nox.options.sessions = ["lint", "typecheck", "unit", "process", "integration", "node", "e2e"]
 
 PYTHON = "3.11"
 
@@ -57,9 +57,10 @@ def node(session: nox.Session) -> None:
     make(session, "node")
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """kind + Fluent Bit + the sidecar. Needs Docker, kind and kubectl; skips with a reason without them."""
+    """kind + Fluent Bit + the sidecar: with Docker and registry images, or every image built here
+    (root, Debian packages, Go; see README's e2e tier); skips with a reason where neither can run."""
     make(session, "e2e")
 
 

@@ -65,8 +65,8 @@ def missing_prerequisites() -> tuple[str, ...]:
 def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport | None:
     # Every module here is reported skipped from this one place, so `-rs` shows one line. (A
     # skip raised from a fixture is reported at each test's own line; one raised while importing
-    # a conftest is an error.) Where the suite must run (E2E_REQUIRED=1, as in the e2e workflow),
-    # a missing prerequisite fails it instead: a green job that tested nothing would mislead.
+    # a conftest is an error.) Where the suite must run (E2E_REQUIRED=1, which offline-kind.py
+    # sets), a missing prerequisite fails it instead: a green job that tested nothing would mislead.
     if not isinstance(collector, pytest.Module) or collector.path.parent != HERE:
         return None
     missing = missing_prerequisites()

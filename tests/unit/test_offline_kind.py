@@ -304,7 +304,7 @@ def test_with_a_registry_the_command_runs_as_it_is(
     code, environ = _run(capfd)
 
     assert code == 0
-    assert environ == {"E2E_IMAGES": "registry"}
+    assert environ == {"E2E_IMAGES": "registry", "E2E_REQUIRED": "1"}
 
 
 def test_where_nothing_can_be_built_the_command_runs_told_why(

@@ -220,7 +220,9 @@ def run(command: list[str]) -> int:
     )
     if mode == "registry":
         log("a Docker engine answers and the registries are reachable: the suite pulls what it needs")
-        return subprocess.run(command, env={**os.environ, "E2E_IMAGES": "registry"}, check=False).returncode
+        # An engine and registries are here: a missing kind or kubectl fails the suite, not skips it.
+        environ = {**os.environ, "E2E_IMAGES": "registry", "E2E_REQUIRED": "1"}
+        return subprocess.run(command, env=environ, check=False).returncode
     reason = why_not_local()
     if reason is not None and reason.startswith("missing") and os.geteuid() == 0:
         subprocess.run(["bash", str(INSTALL_SCRIPT)], check=False)
