@@ -26,15 +26,4 @@ for library in libssl.so.3 libyaml-0.so.2 libsqlite3.so.0; do
     fi
 done
 
-if [[ ${#packages[@]} -eq 0 ]]; then
-    exit 0
-fi
-if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-e2e-runtime: not root with apt-get, so not installing ${packages[*]}" >&2
-    exit 0
-fi
-echo "install-e2e-runtime: installing ${packages[*]} from Debian" >&2
-export DEBIAN_FRONTEND=noninteractive
-install() { apt-get install --yes --quiet --no-install-recommends "${packages[@]}" >/dev/null; }
-# Package lists may be missing or stale on a fresh machine: refresh them once, then retry.
-install || { apt-get update --quiet >/dev/null && install; }
+exec bash "$(dirname "${BASH_SOURCE[0]}")/apt-install-missing.sh" install-e2e-runtime ${packages[@]+"${packages[@]}"}

@@ -12,15 +12,4 @@ command -v runc >/dev/null 2>&1 || packages+=(runc)
 command -v iptables >/dev/null 2>&1 || packages+=(iptables)  # the kubelet's chains, in the node's netns
 command -v ip >/dev/null 2>&1 || packages+=(iproute2)        # the veth link between host and node
 
-if [[ ${#packages[@]} -eq 0 ]]; then
-    exit 0
-fi
-if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-node-runtime: not root with apt-get, so not installing ${packages[*]}: the node tier will skip" >&2
-    exit 0
-fi
-echo "install-node-runtime: installing ${packages[*]} from Debian" >&2
-export DEBIAN_FRONTEND=noninteractive
-install() { apt-get install --yes --quiet --no-install-recommends "${packages[@]}" >/dev/null; }
-# Package lists may be missing or stale on a fresh machine: refresh them once, then retry.
-install || { apt-get update --quiet >/dev/null && install; }
+exec bash "$(dirname "${BASH_SOURCE[0]}")/apt-install-missing.sh" install-node-runtime ${packages[@]+"${packages[@]}"}

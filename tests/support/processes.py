@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 LOOPBACK = "127.0.0.1"
 
@@ -21,6 +21,15 @@ def free_port(address: str = LOOPBACK) -> int:
         sock.bind((address, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def in_namespaces_of_its_own(argv: Sequence[str], *, proc: bool = False) -> list[str]:
+    """`argv` in PID and mount namespaces of its own: what it mounts, and every process it starts,
+    go with it, even if this run is killed (`--kill-child`). `proc` mounts the namespace's /proc."""
+    return [
+        "unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation=private",
+        *(["--mount-proc"] if proc else []), "--", *argv,
+    ]  # fmt: skip
 
 
 def _kill_with_parent() -> Callable[[], None] | None:

@@ -117,7 +117,7 @@ def _info(name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
 
 def write(archive: Path, *, names: tuple[str, ...], layer: Path, config: Config) -> str:
     """The archive of one image from `layer` (moved into it), tagged with each of `names`; its ID."""
-    diff_id = "sha256:" + _sha256(layer)
+    diff_id = "sha256:" + sha256(layer)
     document = json.dumps(
         {
             "architecture": ARCHITECTURE,
@@ -155,7 +155,8 @@ def image_id(archive: Path) -> str:
     return "sha256:" + str(entry["Config"]).removesuffix(".json")
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The hex sha256 of a file's content, read a MiB at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as data:
         while chunk := data.read(1 << 20):

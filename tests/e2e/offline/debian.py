@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from support.processes import in_namespaces_of_its_own
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -39,22 +41,18 @@ class Rootfs:
         """Install into the directory `target`. In mount and PID namespaces of its own: the /proc,
         /sys and /dev that mmdebstrap mounts in the chroot go with them, even if it is killed."""
         subprocess.run(
-            [
-                "unshare",
-                "--mount",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--propagation=private",
-                "mmdebstrap",
-                "--quiet",
-                f"--variant={self.variant}",
-                *([f"--include={','.join(self.packages)}"] if self.packages else []),
-                *(f"--dpkgopt={option}" for option in _SLIM),
-                self.suite,
-                str(target),
-                MIRROR,
-            ],
+            in_namespaces_of_its_own(
+                [
+                    "mmdebstrap",
+                    "--quiet",
+                    f"--variant={self.variant}",
+                    *([f"--include={','.join(self.packages)}"] if self.packages else []),
+                    *(f"--dpkgopt={option}" for option in _SLIM),
+                    self.suite,
+                    str(target),
+                    MIRROR,
+                ]
+            ),
             check=True,
             stdin=subprocess.DEVNULL,
         )

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from e2e.offline import runc_wrapper
 from support import cgroups
 from support.control_plane import Process
+from support.processes import in_namespaces_of_its_own
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class EngineError(RuntimeError):
 
 def reachable(environ: Mapping[str, str] | None = None) -> bool:
     """Whether `docker info` answers: an engine this run did not start, or ours."""
-    docker = shutil.which("docker")
+    docker = shutil.which("docker", path=None if environ is None else environ.get("PATH"))
     if docker is None:
         return False
     try:
@@ -102,25 +103,14 @@ class OfflineEngine:
         (bin_dir / "docker").symlink_to(DOCKER)
         config = self.workdir / "daemon.json"
         config.write_text(json.dumps(self._daemon_config(), indent=2))
+        # containerd puts its shims' sockets in /run/containerd/s whatever its state directory,
+        # and dockerd its plugins in /run/docker: a /run of their own.
+        run_of_its_own = 'mount -t tmpfs -o mode=0755 e2e-engine-run /run && exec "$0" "$@"'
         self._process = Process(
             "dockerd",
-            [
-                "unshare",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount",
-                "--propagation=private",
-                "--mount-proc",
-                "--",
-                "sh",
-                "-c",
-                # containerd puts its shims' sockets in /run/containerd/s whatever its state
-                # directory, and dockerd its plugins in /run/docker: a /run of their own.
-                'mount -t tmpfs -o mode=0755 e2e-engine-run /run && exec "$0" "$@"',
-                DOCKERD,
-                f"--config-file={config}",
-            ],
+            in_namespaces_of_its_own(
+                ["sh", "-c", run_of_its_own, DOCKERD, f"--config-file={config}"], proc=True
+            ),
             self.log_path,
         )
         environ = {**os.environ, **self.environment()}

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from e2e.offline import archives
 from e2e.offline.archives import Config
 from e2e.offline.debian import Rootfs
-from support.control_plane import REPO_ROOT, binary_cache_dir, locate
+from support.control_plane import REPO_ROOT, controlplane_versions, locate
 from support.pause import build_pause
 
 if TYPE_CHECKING:
@@ -92,11 +93,7 @@ def cache_dir() -> Path:
 @functools.cache
 def digest(path: Path) -> str:
     """sha256 of a file's content, once per run."""
-    hashed = hashlib.sha256()
-    with path.open("rb") as data:
-        while chunk := data.read(1 << 20):
-            hashed.update(chunk)
-    return hashed.hexdigest()
+    return archives.sha256(path)
 
 
 def tree_digest(root: Path) -> str:
@@ -150,7 +147,7 @@ class Recipe:
             config = self.build(layer, Path(scratch))
             archives.write(archive, names=self.names, layer=layer, config=config)
         for stale in archive.parent.glob(f"{self.slug}-*.tar"):
-            if stale != archive:
+            if stale != archive and re.fullmatch(rf"{re.escape(self.slug)}-[0-9a-f]{{16}}\.tar", stale.name):
                 stale.unlink()
         return archive
 
@@ -165,7 +162,8 @@ def binary(name: str) -> Path:
 
 
 def kubernetes_version() -> str:
-    return binary_cache_dir().name.split("-etcd")[0]
+    """The release the wrapper module pins (v1.36.3): the images' tags, as kubeadm asks for them."""
+    return controlplane_versions()[0]
 
 
 # --- images of files: a binary, its libraries, a few files ---------------------------------------

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from e2e.offline import archives, images
 from e2e.offline.archives import Config
 from e2e.offline.debian import Rootfs
+from support.processes import in_namespaces_of_its_own
 from support.sysctls import KUBELET_SYSCTLS
 
 if TYPE_CHECKING:
@@ -238,18 +239,9 @@ def _preload(rootfs: Path, archives_to_load: Sequence[Path], scratch: Path) -> N
         """
     )
     subprocess.run(
-        [
-            "unshare",
-            "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--propagation=private",
-            "--mount-proc",
-            "sh",
-            "-c",
-            f"{script}{imports}\nkill $containerd\nwait $containerd || true\n",
-        ],
+        in_namespaces_of_its_own(
+            ["sh", "-c", f"{script}{imports}\nkill $containerd\nwait $containerd || true\n"], proc=True
+        ),
         check=True,
         stdin=subprocess.DEVNULL,
     )

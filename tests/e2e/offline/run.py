@@ -79,7 +79,15 @@ def registry_reachable() -> bool:
 
 
 def why_not_local() -> str | None:
-    """Why local mode cannot run here, or None."""
+    """Why local mode cannot run here, or None. As root, what is missing is installed first."""
+    reason = _missing()
+    if reason is not None and reason.startswith("missing") and os.geteuid() == 0:
+        subprocess.run(["bash", str(INSTALL_SCRIPT)], check=False)
+        reason = _missing()
+    return reason
+
+
+def _missing() -> str | None:
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return "needs root on Linux (dockerd, namespaces, mmdebstrap)"
     missing = [command for command in COMMANDS if shutil.which(command) is None]
@@ -176,21 +184,10 @@ def run_local(command: list[str]) -> int:
         environ["PATH"] = f"{kind.parent}{os.pathsep}{environ['PATH']}"
         environ["E2E_IMAGES"] = "local"
         environ["E2E_REQUIRED"] = "1"  # everything the suite needs is here: a skip would hide a fault
-        environ["PYTEST_ADDOPTS"] = " ".join(
-            filter(
-                None,
-                (
-                    environ.get("PYTEST_ADDOPTS", ""),
-                    shlex.join(
-                        [
-                            f"--kind-image={built.node.name}",
-                            f"--kind-bin={kind}",
-                            f"--kind-kubectl-bin={kubectl}",
-                        ]
-                    ),
-                ),
-            )
+        kind_options = shlex.join(
+            [f"--kind-image={built.node.name}", f"--kind-bin={kind}", f"--kind-kubectl-bin={kubectl}"]
         )
+        environ["PYTEST_ADDOPTS"] = f"{environ.get('PYTEST_ADDOPTS', '')} {kind_options}".strip()
         code = subprocess.run(command, env=environ, check=False).returncode
     finally:
         if own_engine is not None:
@@ -224,9 +221,6 @@ def run(command: list[str]) -> int:
         environ = {**os.environ, "E2E_IMAGES": "registry", "E2E_REQUIRED": "1"}
         return subprocess.run(command, env=environ, check=False).returncode
     reason = why_not_local()
-    if reason is not None and reason.startswith("missing") and os.geteuid() == 0:
-        subprocess.run(["bash", str(INSTALL_SCRIPT)], check=False)
-        reason = why_not_local()
     if reason is not None:
         log(f"cannot build the cluster here: {reason}")
         return subprocess.run(command, env={**os.environ, "E2E_UNAVAILABLE": reason}, check=False).returncode
