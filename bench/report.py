@@ -621,8 +621,11 @@ def image_section(result: image.Result) -> tuple[list[Row], str]:
     packages = "\n".join(f"| `{name}` | {size / 1e6:.1f} MB |" for name, size in result.packages.items())
     section = f"""## 6. Container image
 
-The image of the project's `Dockerfile`, built on {result.bases}. Its size is what `docker image
-inspect` reports (uncompressed, all layers); /app is where the Dockerfile installs the exporter
+The image of the project's `Dockerfile`, built on:
+{result.bases}.
+
+Its size is what `docker image inspect` reports (uncompressed, all layers); /app is where the
+Dockerfile installs the exporter
 and its hash-pinned dependencies (`deploy/docker/requirements.txt`), which leave out the
 `kubeconfig` extra: the official client, and with it pydantic, which dependency-injector imports
 whenever it finds it. The image's own interpreter then imports what a start in a pod imports
