@@ -59,17 +59,9 @@ def run_benchmark() -> Result:
         local = not run.registry_reachable()
         arguments: list[str] = []
         if local:
-            built = [images.python_build_image(), images.python_runtime_image()]
-            for recipe in built:
-                archive = recipe.ensure(run.log)
-                subprocess.run(
-                    ["docker", "load", "--quiet", "--input", str(archive)], env=environ, check=True
-                )
-            arguments = [
-                f"--build-arg=BUILDER_IMAGE={images.LOCAL_PYTHON_BUILD}",
-                f"--build-arg=RUNTIME_IMAGE={images.LOCAL_PYTHON_RUNTIME}",
-                "--network=host",
-            ]
+            bases = (images.python_build_image(), images.python_runtime_image())
+            run.load({recipe.name: recipe.ensure(run.log) for recipe in bases}, environ)
+            arguments = images.local_build_arguments()
         subprocess.run(
             ["docker", "build", "--quiet", "--tag", TAG, *arguments, str(REPO)],
             env=environ,

@@ -130,9 +130,10 @@ def retried(action: Callable[[], object]) -> None:
 def stack(kind_cluster: KindCluster) -> harness.Stack:
     """Every image on the kind node, tests/e2e/overlay applied with this build, its DaemonSet ready.
 
-    The cluster pulls nothing: each image is pulled once on the host (retried) and loaded. The
-    exporter's image is tagged with its content ID, so a rerun on a kept cluster (--keep-cluster)
-    rolls the DaemonSet out to the image just built instead of keeping a stale one."""
+    The cluster pulls nothing: each image is on the host first, pulled (retried) only if it is not
+    there already, and loaded. The exporter's image is tagged with its content ID, so a rerun on a
+    kept cluster (--keep-cluster) rolls the DaemonSet out to the image just built instead of
+    keeping a stale one."""
     exporter_image = build_exporter_image()
     busybox = local_images.LOCAL_BUSYBOX if LOCAL else harness.BUSYBOX
     deployed = harness.Stack(kind_cluster, exporter_image=exporter_image, busybox=busybox)
@@ -164,21 +165,11 @@ def present(image: str) -> bool:
     return inspected.returncode == 0
 
 
-def build_arguments() -> list[str]:
-    """The project's Dockerfile as it is, or with the local bases where no registry is reachable,
-    built on the host's network (the offline engine gives containers no NAT)."""
-    if not LOCAL:
-        return []
-    return [
-        f"--build-arg=BUILDER_IMAGE={local_images.LOCAL_PYTHON_BUILD}",
-        f"--build-arg=RUNTIME_IMAGE={local_images.LOCAL_PYTHON_RUNTIME}",
-        "--network=host",
-    ]
-
-
 def build_exporter_image() -> str:
-    # The build pulls its base images (and the Dockerfile frontend): retried like the pulls.
-    command = ["docker", "build", "--tag", EXPORTER_IMAGE, *build_arguments(), str(REPO)]
+    # The build pulls its base images (and the Dockerfile frontend): retried like the pulls. Where
+    # no registry is reachable, the same Dockerfile is built on the local bases.
+    arguments = local_images.local_build_arguments() if LOCAL else []
+    command = ["docker", "build", "--tag", EXPORTER_IMAGE, *arguments, str(REPO)]
     retried(functools.partial(subprocess.run, command, check=True))
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", EXPORTER_IMAGE],

@@ -201,10 +201,18 @@ class Stack:
             for record in self.records(node, container, since=since)
         }
 
-    def wait_for_record(self, pod: ShortLivedPod, node: str, container: str, *, since: datetime) -> Record:
+    def wait_for_record(
+        self,
+        pod: ShortLivedPod,
+        node: str,
+        container: str,
+        *,
+        since: datetime,
+        timeout: float = RECORD_TIMEOUT,
+    ) -> Record:
         return poll(
             lambda: self.record_of(pod, node, container, since=since),
-            timeout=RECORD_TIMEOUT,
+            timeout=timeout,
             interval=POLL,
             what=f"{container} to print the line of {pod.name}",
         )
@@ -214,12 +222,7 @@ class Stack:
     ) -> Record | None:
         """The record, if this Fluent Bit prints it within `timeout`; None if it does not."""
         try:
-            return poll(
-                lambda: self.record_of(pod, node, container, since=since),
-                timeout=timeout,
-                interval=POLL,
-                what=f"{container} to print the line of {pod.name}",
-            )
+            return self.wait_for_record(pod, node, container, since=since, timeout=timeout)
         except AssertionError:
             return None
 

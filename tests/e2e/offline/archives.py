@@ -16,7 +16,7 @@ import platform
 import shutil
 import subprocess
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,6 @@ class Config:
     user: str | None = None
     working_dir: str | None = None
     stop_signal: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         config: dict[str, object] = {"Env": list(self.env)}
@@ -51,8 +50,6 @@ class Config:
                 config[key] = list(value)
         texts = {"User": self.user, "WorkingDir": self.working_dir, "StopSignal": self.stop_signal}
         config |= {key: text for key, text in texts.items() if text is not None}
-        if self.labels:
-            config["Labels"] = dict(self.labels)
         return config
 
 

@@ -45,6 +45,17 @@ LOCAL_BUSYBOX = "local/busybox:1.35.0"  # Debian bookworm's busybox-static
 LOCAL_PYTHON_BUILD = "local/python-build:3.13-trixie"
 LOCAL_PYTHON_RUNTIME = "local/python-runtime:3.13-trixie"
 
+
+def local_build_arguments() -> list[str]:
+    """`docker build` arguments for the project's Dockerfile on the local bases, built on the host's
+    network (the offline engine gives containers no NAT)."""
+    return [
+        f"--build-arg=BUILDER_IMAGE={LOCAL_PYTHON_BUILD}",
+        f"--build-arg=RUNTIME_IMAGE={LOCAL_PYTHON_RUNTIME}",
+        "--network=host",
+    ]
+
+
 # kubeadm v1.36.3's images (cmd/kubeadm/app/constants): the node image holds them under these
 # names, so that nothing is pulled.
 ETCD_TAG = "3.6.8-0"

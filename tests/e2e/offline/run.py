@@ -39,6 +39,7 @@ from support.control_plane import REPO_ROOT, ControlPlaneError, locate, run_buil
 from support.host_state import HostState
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 # The Go binaries: the node image's, and kind and kubectl for the suite.
@@ -144,12 +145,12 @@ def build() -> Built:
     return built
 
 
-def load(built: Built, environ: dict[str, str]) -> None:
-    """`docker load` each archive whose image the engine does not hold under that ID already."""
-    for recipe in built.all:
-        archive = built.archives[recipe.name]
+def load(archives: Mapping[str, Path], environ: dict[str, str]) -> None:
+    """`docker load` each archive (by its image's name) whose image the engine does not hold
+    under that ID already."""
+    for name, archive in archives.items():
         present = subprocess.run(
-            ["docker", "image", "inspect", "--format", "{{.Id}}", recipe.name],
+            ["docker", "image", "inspect", "--format", "{{.Id}}", name],
             capture_output=True,
             text=True,
             env=environ,
@@ -175,7 +176,7 @@ def run_local(command: list[str]) -> int:
             environ.update(own_engine.environment())
             log(f"started dockerd ({own_engine.workdir}) in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
-        load(built, environ)
+        load(built.archives, environ)
         log(f"images loaded in {time.monotonic() - started:.0f}s")
         kind, kubectl = locate("kind"), locate("kubectl")
         assert kind is not None  # build() built both
