@@ -52,7 +52,7 @@ def _imported(log: str) -> set[str]:
 
 @needs_root
 @pytest.mark.timeout(60)
-def test_in_a_pod_the_exporter_never_imports_the_official_client(
+def test_in_a_pod_the_exporter_imports_neither_the_official_client_nor_grpc_and_protobuf(
     admin: KubeApi, control_plane: ControlPlane, namespace: str, exporters: Exporters, tmp_path: Path
 ) -> None:
     in_cluster = _in_cluster(control_plane, tmp_path, identity.service_account_token(admin))
@@ -66,6 +66,9 @@ def test_in_a_pod_the_exporter_never_imports_the_official_client(
     assert "pod_meta_exporter.adapters.kubernetes.incluster" in imported
     assert "pod_meta_exporter.adapters.kubernetes.transport" in imported
     assert sorted(m for m in imported if m == "kubernetes" or m.startswith("kubernetes.")) == []
+    # Without --cri-endpoint, the container runtime's client costs nothing (25 MiB with it).
+    heavy = ("grpc", "google.protobuf", "pod_meta_exporter.adapters.cri")
+    assert sorted(m for m in imported if m in heavy or m.startswith(tuple(f"{h}." for h in heavy))) == []
 
 
 def _secret(admin: KubeApi) -> Json:

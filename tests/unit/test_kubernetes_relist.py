@@ -159,7 +159,8 @@ def test_the_initial_state_streams_in_one_watch_that_goes_on_watching() -> None:
     resync, update = run.events
     assert isinstance(resync, PodsResynced)
     assert [p["metadata"]["name"] for p in resync.pods] == ["a", "b"]
-    assert "containers" not in resync.pods[0]["spec"]  # only what the core needs is kept
+    # Only what the core reads is kept: of the containers, their names.
+    assert resync.pods[0]["spec"]["containers"] == [{"name": "app"}]
     assert update == PodUpserted(C)
     assert run.watcher.watch_list is True
 

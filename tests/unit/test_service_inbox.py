@@ -20,7 +20,7 @@ from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
-from pod_meta_exporter.service.runner import Service
+from pod_meta_exporter.service.runner import INBOX_SIZE, Service
 from support import podfactory
 from support.kube_stub import Hang, KubeStub, Listing, Stream, added, pod
 from support.waiting import wait_for
@@ -38,7 +38,7 @@ def make_service(
     cluster: FakeCluster | KubernetesCluster,
     store: MemoryStore,
     clock: FakeClock | SystemClock | None = None,
-    **kwargs: int,
+    inbox_size: int = INBOX_SIZE,
 ) -> Service:
     return Service(
         directory=MetaDirectory(retention=60.0),
@@ -46,7 +46,7 @@ def make_service(
         store=store,
         clock=clock or FakeClock(),
         metrics=Metrics(),
-        **kwargs,
+        inbox_size=inbox_size,
     )
 
 

@@ -28,6 +28,7 @@ def test_defaults_match_the_go_original() -> None:
     assert config.listen == ("0.0.0.0", 8080)
     assert (config.log_format, config.log_level, config.cluster) == ("json", "info", "kubernetes")
     assert config.kubeconfig is None
+    assert config.cri_endpoint is None, "the container runtime is a source only when asked"
 
 
 FLAGS = {
@@ -47,6 +48,11 @@ FLAGS = {
     "--annotations-include": ("example.com/?d", "annotations_include", ("example.com/?d",)),
     "--annotations-exclude": (" a , b ,", "annotations_exclude", ("a", "b")),
     "--workload-annotation": ("example.com/workload", "workload_annotation", "example.com/workload"),
+    "--cri-endpoint": (
+        "unix:///run/containerd/containerd.sock",
+        "cri_endpoint",
+        "unix:///run/containerd/containerd.sock",
+    ),
 }
 
 
@@ -152,6 +158,8 @@ def test_durations_are_shown_the_go_way(seconds: float, text: str) -> None:
         (["--workload-annotation", "Example.com/w"], {}, "invalid --workload-annotation 'Example.com/w'"),
         (["--workload-annotation", "a/b/c"], {}, "invalid --workload-annotation 'a/b/c'"),
         (["--workload-annotation", "x" * 64], {}, "invalid --workload-annotation"),
+        (["--cri-endpoint", "/run/containerd/containerd.sock"], {}, "is not a CRI endpoint: use unix:///"),
+        ([], {"EXPORTER_CRI_ENDPOINT": "tcp://10.0.0.1:1234"}, "invalid EXPORTER_CRI_ENDPOINT"),
     ],
 )
 def test_a_bad_value_names_the_flag_or_variable_and_the_value(

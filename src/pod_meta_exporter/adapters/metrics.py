@@ -21,7 +21,8 @@ class Metrics:
     """Every metric the exporter exports; the README's table is checked against this registry.
 
     The service records through the ServiceMetrics methods; the Kubernetes adapter counts its
-    watches with the counters it names (watch_restarts, relists, api_errors) and saw_event().
+    watches with the counters it names (watch_restarts, relists, api_errors) and saw_event(), and
+    the container runtime source its work with runtime_containers and runtime_errors.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -74,6 +75,17 @@ class Metrics:
         self._queued_events = Gauge(
             f"{PREFIX}_queued_events",
             "Cluster events waiting to be handled; at most 1024, when the API server's watches wait.",
+            registry=r,
+        )
+        self.runtime_containers = Counter(
+            f"{PREFIX}_runtime_containers",
+            "Containers whose ID and image were read from the container runtime (--cri-endpoint).",
+            registry=r,
+        )
+        self.runtime_errors = Counter(
+            f"{PREFIX}_runtime_errors",
+            "Failed container runtime calls and containers skipped, by reason.",
+            ["reason"],
             registry=r,
         )
         self._ready = Gauge(

@@ -6,10 +6,10 @@ import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from pod_meta_exporter.domain import events, names
+from pod_meta_exporter.domain import containers, events, names
 from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
 from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelection
@@ -55,6 +55,20 @@ def _namespace_name(namespace: object) -> str:
 class _Pod:
     uid: str | None  # None: adopted from disk at start-up, uid unknown
     expires: float | None  # None: live; else when its retention ends
+    # Kept only with the container runtime as a source: the object as the API last served it, to
+    # render again when a runtime fact arrives, and the newest fact for each container name.
+    api: events.ApiObject | None = None
+    runtime: dict[str, containers.RuntimeContainer] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeInterest:
+    """The pods whose containers the runtime is asked about: all live ones, and often those awaited."""
+
+    live: frozenset[str] = frozenset()
+    """The uids of the live pods."""
+    awaited: frozenset[str] = frozenset()
+    """The uids of the live pods with a container of their spec not yet seen, by the API or the runtime."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,7 @@ class MetaDirectory:
         profile: DocumentProfile = DocumentProfile.MINIMAL,
         metadata: MetadataSelection = DEFAULT_SELECTION,
         namespace_metadata: bool = False,
+        container_runtime: bool = False,
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         if retention < 0:
@@ -98,6 +113,8 @@ class MetaDirectory:
         self.retention = retention
         self.documents = DocumentFormat(profile, metadata)
         self.namespace_metadata = namespace_metadata
+        self.container_runtime = container_runtime
+        """Whether ContainerObserved events are taken; else they are ignored and no object is kept."""
         self._retry = retry
         self._pods: dict[names.PodKey, _Pod] = {}
         self._pods_per_namespace: Counter[str] = Counter()
@@ -108,6 +125,8 @@ class MetaDirectory:
         self._pending: dict[str, Action] = {}
         self._failures: dict[str, tuple[int, float]] = {}  # name -> (attempts, retry at)
         self._retained = 0
+        self._awaited: set[names.PodKey] = set()
+        self._interest: RuntimeInterest | None = RuntimeInterest()  # None: to be computed again
         self.synced = False
 
     # -- inputs ---------------------------------------------------------------------------
@@ -132,7 +151,7 @@ class MetaDirectory:
         for namespace in namespaces:
             self._refresh_namespace(namespace)
 
-    def handle(self, event: events.ClusterEvent, *, now: float) -> Outcome:
+    def handle(self, event: events.ClusterEvent, *, now: float) -> Outcome:  # noqa: PLR0911 - one per event
         """Apply one cluster event: what it refused, and how many files it found already right."""
         match event:
             case events.PodUpserted(pod):
@@ -147,6 +166,8 @@ class MetaDirectory:
                 return self._guard(self._delete_namespace, namespace)
             case events.NamespacesResynced(namespaces):
                 return self._resync_namespaces(namespaces)
+            case events.ContainerObserved(container):
+                return Outcome(unchanged=self._observe(container))
             case _:
                 assert_never(event)
 
@@ -197,6 +218,18 @@ class MetaDirectory:
         times.extend(retry_at for _, retry_at in self._failures.values())
         return min(times, default=None)
 
+    def runtime_interest(self) -> RuntimeInterest:
+        """Which pods the container runtime should be asked about, as of the events handled."""
+        if not self.container_runtime:
+            return RuntimeInterest()
+        if self._interest is None:
+            live = {key: pod.uid for key, pod in self._pods.items() if pod.expires is None and pod.uid}
+            self._interest = RuntimeInterest(
+                live=frozenset(live.values()),
+                awaited=frozenset(uid for key, uid in live.items() if key in self._awaited),
+            )
+        return self._interest
+
     @property
     def pending_removals(self) -> int:
         """Pods whose file is kept only for its retention."""
@@ -215,8 +248,11 @@ class MetaDirectory:
             # predecessor's retention) takes the file over and cancels the removal.
             if pod.expires is not None:
                 self._retained -= 1
+            if pod.uid != uid:
+                pod.runtime = {}
             pod.uid, pod.expires = uid, None
-        return unchanged + self._want(key.filename, self.documents.pod_document(obj))
+        self._interest = None
+        return unchanged + self._want(key.filename, self._pod_document(key, obj))
 
     def _delete_pod(self, obj: events.ApiObject, *, now: float) -> int:
         key, uid = _pod_identity(obj)
@@ -226,10 +262,11 @@ class MetaDirectory:
         unchanged = 0
         if pod is None:
             unchanged += self._add_pod(key, uid=uid)
-        unchanged += self._want(key.filename, self.documents.pod_document(obj))
-        if pod is None or pod.expires is None or pod.uid is None:
-            self._retain(key, until=now + self.retention)
+        retain = pod is None or pod.expires is None or pod.uid is None
         self._pods[key].uid = uid
+        unchanged += self._want(key.filename, self._pod_document(key, obj))
+        if retain:
+            self._retain(key, until=now + self.retention)
         return unchanged
 
     def _resync_pods(self, pods: tuple[events.ApiObject, ...], *, now: float) -> Outcome:
@@ -259,6 +296,8 @@ class MetaDirectory:
     def _retain(self, key: names.PodKey, *, until: float) -> None:
         if self._pods[key].expires is None:
             self._retained += 1
+            self._awaited.discard(key)
+            self._interest = None
         self._pods[key].expires = until
         heapq.heappush(self._expiries, (until, key))
 
@@ -270,6 +309,39 @@ class MetaDirectory:
         if not self._pods_per_namespace[key.namespace]:
             del self._pods_per_namespace[key.namespace]
             self._refresh_namespace(key.namespace)
+
+    # -- the container runtime ------------------------------------------------------------
+
+    def _observe(self, fact: containers.RuntimeContainer) -> int:
+        """Take a runtime fact about a live pod's container: 1 if its file is already right."""
+        if not self.container_runtime:
+            return 0
+        try:
+            key = names.pod_key(fact.namespace, fact.pod)
+        except names.InvalidName:
+            return 0
+        pod = self._pods.get(key)
+        # Never a pod the API has not shown live on this node, nor a fact about an older one.
+        if pod is None or pod.expires is not None or pod.uid != fact.pod_uid or pod.api is None:
+            return 0
+        known = pod.runtime.get(fact.name)
+        if known is not None and known.restart_count > fact.restart_count:
+            return 0
+        pod.runtime[fact.name] = fact
+        return self._want(key.filename, self._pod_document(key, pod.api))
+
+    def _pod_document(self, key: names.PodKey, obj: events.ApiObject) -> bytes:
+        """The pod's document, with the runtime's facts where the API has none yet."""
+        if not self.container_runtime:
+            return self.documents.pod_document(obj)
+        pod = self._pods[key]
+        pod.api = obj
+        if pod.expires is None and containers.awaits_containers(obj, pod.runtime):
+            self._awaited.add(key)
+        else:
+            self._awaited.discard(key)
+        self._interest = None
+        return self.documents.pod_document(containers.overlay(obj, pod.runtime))
 
     # -- namespaces -----------------------------------------------------------------------
 

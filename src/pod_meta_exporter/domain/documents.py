@@ -33,6 +33,20 @@ _POD: _Selection = {
         "initContainerStatuses": (_CONTAINER_STATUS,),
     },
 }
+# What the core reads of a pod besides its document: the spec's container names, the phase and the
+# restart counts, with which the container runtime's facts are matched (domain/containers.py).
+_STATUS_READ: _Selection = {**_CONTAINER_STATUS, "restartCount": KEEP}
+_CONTAINERS_READ: _Selection = {"name": KEEP}
+_POD_READ: _Selection = {
+    "metadata": _POD["metadata"],
+    "spec": {**_POD["spec"], "containers": (_CONTAINERS_READ,), "initContainers": (_CONTAINERS_READ,)},
+    "status": {
+        **_POD["status"],
+        "phase": KEEP,
+        "containerStatuses": (_STATUS_READ,),
+        "initContainerStatuses": (_STATUS_READ,),
+    },
+}
 _NAMESPACE: _Selection = {"metadata": {"name": KEEP, "uid": KEEP, "labels": KEEP, "annotations": KEEP}}
 
 
@@ -62,14 +76,19 @@ class DocumentProfile(enum.Enum):
     """The object exactly as the API served it."""
 
     def pod_subset(self, pod: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The part of a pod object that its document holds, which is all the core reads of it."""
+        """The part of a pod object that the core reads: its document's, and what matches the
+        container runtime's facts to it."""
+        return pod if self is DocumentProfile.FULL else _select(pod, _POD_READ)
+
+    def pod_part(self, pod: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The part of a pod object that its document holds."""
         return pod if self is DocumentProfile.FULL else _select(pod, _POD)
 
     def namespace_subset(self, namespace: Mapping[str, Any]) -> Mapping[str, Any]:
         return namespace if self is DocumentProfile.FULL else _select(namespace, _NAMESPACE)
 
     def pod_document(self, pod: Mapping[str, Any]) -> bytes:
-        return encode(self.pod_subset(pod))
+        return encode(self.pod_part(pod))
 
     def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
         return encode(self.namespace_subset(namespace))
@@ -83,7 +102,7 @@ class DocumentFormat:
     metadata: MetadataSelection = DEFAULT_SELECTION
 
     def pod_document(self, pod: Mapping[str, Any]) -> bytes:
-        return encode(self.metadata.pod(self.profile.pod_subset(pod)))
+        return encode(self.metadata.pod(self.profile.pod_part(pod)))
 
     def namespace_document(self, namespace: Mapping[str, Any]) -> bytes:
         return encode(self.metadata.namespace(self.profile.namespace_subset(namespace)))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pod_meta_exporter.domain.containers import RuntimeContainer
 
 ApiObject = Mapping[str, Any]
 
@@ -45,6 +48,19 @@ class NamespacesResynced:
     namespaces: tuple[ApiObject, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ContainerObserved:
+    """The node's container runtime has a container of a pod: its facts, before the kubelet reports them."""
+
+    container: RuntimeContainer
+
+
 ClusterEvent = (
-    PodUpserted | PodDeleted | PodsResynced | NamespaceUpserted | NamespaceDeleted | NamespacesResynced
+    PodUpserted
+    | PodDeleted
+    | PodsResynced
+    | NamespaceUpserted
+    | NamespaceDeleted
+    | NamespacesResynced
+    | ContainerObserved
 )

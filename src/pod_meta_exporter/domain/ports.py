@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from pod_meta_exporter.domain.directory import RuntimeInterest
     from pod_meta_exporter.domain.events import ClusterEvent
 
 
@@ -32,6 +33,21 @@ class Cluster(Protocol):
         """Stop delivering events, from any thread, even from within emit(): what was read or
         queued but not yet handed to emit() is dropped, and ended() is not called."""
         ...
+
+
+class ContainerRuntime(Protocol):
+    """The node's container runtime, a second source: ContainerObserved events for the containers of
+    the pods it is told about, ahead of the kubelet's status. Its failures never stop the service."""
+
+    def start(self, emit: Callable[[ClusterEvent], None]) -> None:
+        """Deliver events through `emit`, from a thread of its own, until close()."""
+        ...
+
+    def follow(self, interest: RuntimeInterest) -> None:
+        """The pods to ask about from now on; called from the service's thread after each change."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class MetaStore(Protocol):

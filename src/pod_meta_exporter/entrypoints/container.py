@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from pod_meta_exporter.domain.ports import Cluster
+    from pod_meta_exporter.domain.ports import Cluster, ContainerRuntime
 
 
 def _kubernetes_cluster(
@@ -42,6 +42,19 @@ def _kubernetes_cluster(
         metrics=metrics,
         profile=settings.content,
     )
+
+
+def _runtime_on(settings: Settings) -> bool:
+    return settings.cri_endpoint is not None
+
+
+def _container_runtime(*, settings: Settings, metrics: Metrics) -> ContainerRuntime | None:
+    if settings.cri_endpoint is None:
+        return None
+    # Imported here so that the default process never pays for grpcio and protobuf (25 MiB).
+    from pod_meta_exporter.adapters.cri import runtime
+
+    return runtime.CriRuntime(endpoint=settings.cri_endpoint, metrics=metrics)
 
 
 def _service_account_dir() -> Path:
@@ -82,6 +95,7 @@ class Container(containers.DeclarativeContainer):
             namespace_metadata=settings.provided.namespace_metadata,
         ),
     )
+    runtime = providers.Singleton(_container_runtime, settings=settings, metrics=metrics)
     metadata = providers.Singleton(
         MetadataSelection,
         labels=providers.Factory(
@@ -99,9 +113,16 @@ class Container(containers.DeclarativeContainer):
         profile=settings.provided.content,
         metadata=metadata,
         namespace_metadata=settings.provided.namespace_metadata,
+        container_runtime=providers.Callable(_runtime_on, settings),
     )
     service = providers.Singleton(
-        Service, directory=directory, cluster=cluster, store=store, clock=clock, metrics=metrics
+        Service,
+        directory=directory,
+        cluster=cluster,
+        store=store,
+        clock=clock,
+        metrics=metrics,
+        runtime=runtime,
     )
     http = providers.Singleton(
         HealthServer,

@@ -52,6 +52,7 @@ class Settings:
     annotations_exclude: tuple[str, ...]
     keep_last_applied_configuration: bool
     workload_annotation: str | None
+    cri_endpoint: str | None
 
     def describe(self) -> dict[str, object]:
         """The effective configuration, as logged once at start."""
@@ -75,6 +76,7 @@ class Settings:
             "annotations_exclude": list(self.annotations_exclude),
             "keep_last_applied_configuration": self.keep_last_applied_configuration,
             "workload_annotation": self.workload_annotation,
+            "cri_endpoint": self.cri_endpoint or "off",
         }
 
 
@@ -210,6 +212,16 @@ def _optional_key(text: str) -> str | None:
     return _key(text) if text else None
 
 
+def _cri_endpoint(text: str) -> str | None:
+    """A CRI socket as the kubelet names it: unix:// and an absolute path."""
+    if not text:
+        return None
+    if not text.startswith("unix:///") or "\0" in text:
+        msg = f"{text!r} is not a CRI endpoint: use unix:///run/containerd/containerd.sock or the like"
+        raise ValueError(msg)
+    return text
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "--node-name", None, "Node whose pods are exported.", _node_name, "NAME", shown_default="the hostname"
@@ -318,6 +330,15 @@ OPTIONS: tuple[Option, ...] = (
         "Add the annotation KEY: <Kind>/<name> of each pod's workload (Deployment, CronJob, ...).",
         _optional_key,
         "KEY",
+    ),
+    Option(
+        "--cri-endpoint",
+        "",
+        "The node's container runtime socket, as a second source: each new container's ID and image "
+        "are written before the kubelet reports them. Needs the socket mounted (see the README).",
+        _cri_endpoint,
+        "unix:///PATH",
+        shown_default="off",
     ),
 )
 

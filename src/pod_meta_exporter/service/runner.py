@@ -15,8 +15,8 @@ from pod_meta_exporter.domain.actions import RemoveFile
 from pod_meta_exporter.service.reconcile import apply_due
 
 if TYPE_CHECKING:
-    from pod_meta_exporter.domain.directory import MetaDirectory
-    from pod_meta_exporter.domain.ports import Clock, Cluster, MetaStore, ServiceMetrics
+    from pod_meta_exporter.domain.directory import MetaDirectory, RuntimeInterest
+    from pod_meta_exporter.domain.ports import Clock, Cluster, ContainerRuntime, MetaStore, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ _EVENT_TYPES: dict[type, str] = {
     events.NamespaceUpserted: "namespace_upserted",
     events.NamespaceDeleted: "namespace_deleted",
     events.NamespacesResynced: "namespaces_resynced",
+    events.ContainerObserved: "container_observed",
 }
 
 
@@ -68,10 +69,12 @@ class Service:
         store: MetaStore,
         clock: Clock,
         metrics: ServiceMetrics,
+        runtime: ContainerRuntime | None = None,
         inbox_size: int = INBOX_SIZE,
     ) -> None:
         self.directory = directory
         self.cluster = cluster
+        self.runtime = runtime
         self.store = store
         self.clock = clock
         self.metrics = metrics
@@ -80,6 +83,7 @@ class Service:
         self._stopping = False
         self._running = threading.Event()
         self._synced = False
+        self._interest: RuntimeInterest | None = None  # what the runtime was last told to follow
         metrics.track(ready=self.ready, queued=self.queued)
 
     def ready(self) -> bool:
@@ -122,6 +126,10 @@ class Service:
         log.info("adopted %d files left in the directory; each is kept for the retention", len(present))
         self._running.set()
         self.cluster.start(self._emit, ended=lambda: self._inbox.put(_STREAM_ENDED))
+        if self.runtime is not None:
+            self._interest = self.directory.runtime_interest()
+            self.runtime.follow(self._interest)
+            self.runtime.start(self._emit)
 
     def step(self, now: float) -> int | None:
         """Handle what the inbox holds, without waiting, and apply what is due at `now`; the exit
@@ -132,6 +140,8 @@ class Service:
         self._running.clear()
         self.cluster.close()
         self._stopping = True  # after close(): a cluster thread that sees it is already told to stop
+        if self.runtime is not None:
+            self.runtime.close()  # after: its thread may wait in emit() for a slot, until it sees that
 
     def _emit(self, event: events.ClusterEvent) -> None:
         """Called from the cluster's threads: waits for a slot in the inbox."""
@@ -164,6 +174,11 @@ class Service:
         batch.clear()
         item = None
         self._reconcile(now)
+        if self.runtime is not None:
+            interest = self.directory.runtime_interest()
+            if interest is not self._interest and interest != self._interest:
+                self._interest = interest
+                self.runtime.follow(interest)
         done = self.clock.now()
         for at in received:
             self.metrics.event_to_file(done - at)
