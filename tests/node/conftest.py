@@ -220,12 +220,54 @@ def deployed_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def deployed_identity(admin: KubeApi) -> None:
+    """deploy/'s ServiceAccount and RBAC, which both exporters use."""
+    identity.create_deploy_rbac(admin)
+
+
+@pytest.fixture(scope="session")
 def exporter(
-    pytestconfig: pytest.Config, node: NodeServices, admin: KubeApi, control_plane: ControlPlane
+    pytestconfig: pytest.Config,
+    node: NodeServices,
+    admin: KubeApi,
+    control_plane: ControlPlane,
+    deployed_identity: None,
+) -> Iterator[Exporter]:
+    """The exporter as deployed by deploy/fluent-bit: the API its only source."""
+    yield from _exporter(pytestconfig, "exporter", node=node, admin=admin, control_plane=control_plane)
+
+
+@pytest.fixture(scope="session")
+def runtime_exporter(
+    pytestconfig: pytest.Config,
+    node: NodeServices,
+    admin: KubeApi,
+    control_plane: ControlPlane,
+    deployed_identity: None,
+) -> Iterator[Exporter]:
+    """The exporter as deployed with the container-runtime component: the node's containerd as a
+    second source."""
+    yield from _exporter(
+        pytestconfig,
+        "runtime-exporter",
+        node=node,
+        admin=admin,
+        control_plane=control_plane,
+        env={"EXPORTER_CRI_ENDPOINT": f"unix://{node.containerd_socket}"},
+    )
+
+
+def _exporter(
+    pytestconfig: pytest.Config,
+    name: str,
+    *,
+    node: NodeServices,
+    admin: KubeApi,
+    control_plane: ControlPlane,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Exporter]:
     """The console script as in the deployed pod: deploy/'s ServiceAccount's token and CA at the
     standard path, KUBERNETES_SERVICE_HOST/PORT, and a tmpfs directory as the deployed emptyDir."""
-    identity.create_deploy_rbac(admin)
     scratch = Path(tempfile.mkdtemp(prefix="node-tier-", dir="/dev/shm"))
     in_cluster = InCluster.prepare(
         scratch / "serviceaccount",
@@ -235,16 +277,16 @@ def exporter(
     )
     (scratch / "meta").mkdir()
     running = Exporter(
-        name="exporter",
+        name=name,
         kubeconfig=None,
         in_cluster=in_cluster,
         directory=scratch / "meta",
-        log_path=node.workdir / "exporter.log",
+        log_path=node.workdir / f"{name}.log",
         retention=RETENTION,
         node=NODE_NAME,
-        env=deployed_environment(),
+        env={**deployed_environment(), **(env or {})},
     )
-    TIER.attach_log(pytestconfig, "exporter log (tail)", lambda: running.log_tail(40))
+    TIER.attach_log(pytestconfig, f"{name} log (tail)", lambda: running.log_tail(40))
     try:
         running.start()
         running.wait_ready()
@@ -256,8 +298,17 @@ def exporter(
 
 @pytest.fixture(scope="session")
 def reader(node: NodeServices, exporter: Exporter) -> Iterator[FluentBitReader]:
+    """What Fluent Bit would read of the API-only exporter's files."""
     wait_for(node.containers_log_dir.is_dir, timeout=30, what="the kubelet's /var/log/containers")
     with FluentBitReader(log_dir=node.containers_log_dir, meta_dir=exporter.directory) as reading:
+        yield reading
+
+
+@pytest.fixture(scope="session")
+def runtime_reader(node: NodeServices, runtime_exporter: Exporter) -> Iterator[FluentBitReader]:
+    """What Fluent Bit would read of the files of the exporter with the runtime as a second source."""
+    wait_for(node.containers_log_dir.is_dir, timeout=30, what="the kubelet's /var/log/containers")
+    with FluentBitReader(log_dir=node.containers_log_dir, meta_dir=runtime_exporter.directory) as reading:
         yield reading
 
 

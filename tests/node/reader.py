@@ -4,8 +4,9 @@ It follows ../shared/fluent-bit/CONTRACT.md and nothing else. Fluent Bit's `tail
 in /var/log/containers at its next scan (`Refresh_Interval`, 1 s in our deployment) and the filter
 reads the pod's `.meta` once, at the container's first record. So for each log link that appears
 the reader reads the `.meta` at once and again 0.25, 0.5 and 1 s later: the earliest and the latest
-moment a scan can find it. It also notes each write and removal of a `.meta`, and the container IDs
-each write carried.
+moment a scan can find it. It also notes each write and removal of a `.meta`, and the container
+entries each write carried. Every link and write gets its place in the one inotify queue of both
+directories, so whether a `.meta` was complete before its link appeared does not hang on timestamps.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from inotify_simple import INotify, flags
 
-from support.fluent_bit import LOG_FILE, Enrichment, container_ids, read_pod_file
+from support.fluent_bit import LOG_FILE, STATUS_LISTS, Enrichment, container_ids, read_pod_file
+from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,6 +36,7 @@ class LogLink:
     container: str
     container_id: str  # the 64 hex digits of the file name: the filter's docker_id
     appeared: float  # time.monotonic()
+    order: int  # its place in the inotify queue
 
     @property
     def meta_file(self) -> str:
@@ -69,11 +72,39 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A status entry as a write carried it: what Fluent Bit takes of one container."""
+
+    container_id: str
+    image: str | None
+    image_id: str | None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.container_id and self.image and self.image_id)
+
+
+@dataclass(frozen=True)
 class MetaEvent:
     file: str
     at: float
     removed: bool
+    order: int  # its place in the inotify queue
     container_ids: frozenset[str] = frozenset()
+    entries: tuple[Entry, ...] = ()
+
+
+def _entries(document: dict[str, object]) -> tuple[Entry, ...]:
+    status = document.get("status")
+    found: list[Entry] = []
+    for key in STATUS_LISTS:
+        listed = status.get(key) if isinstance(status, dict) else None
+        found.extend(
+            Entry(entry["containerID"], entry.get("image"), entry.get("imageID"))
+            for entry in (listed if isinstance(listed, list) else [])
+            if isinstance(entry, dict) and entry.get("containerID")
+        )
+    return tuple(found)
 
 
 @dataclass
@@ -92,6 +123,7 @@ class FluentBitReader:
         self._links: list[Observed] = []
         self._meta_events: list[MetaEvent] = []
         self._due: list[tuple[float, int, float]] = []  # (when, index into _links, offset)
+        self._order = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fluent-bit-reader", daemon=True)
         self._inotify = INotify()
@@ -129,6 +161,25 @@ class FluentBitReader:
                 return event.at - link.appeared
         return None
 
+    def complete_arrival(self, link: LogLink) -> tuple[float, bool] | None:
+        """The first write of the link's `.meta` with its container's ID, image and image ID: the
+        seconds from the link's appearance, and whether it came before the link in the inotify
+        queue; None if none has yet."""
+        for event in self.meta_events(link.meta_file):
+            if any(e.container_id.endswith(link.container_id) and e.complete for e in event.entries):
+                return event.at - link.appeared, event.order < link.order
+        return None
+
+    def links(self, namespace: str, count: int, *, timeout: float) -> list[Observed]:
+        """The namespace's first `count` log links, once each has all its readings."""
+        wait_for(
+            lambda: len(self.observed(namespace=namespace)) >= count and self.settled(namespace=namespace),
+            timeout=timeout,
+            what=f"{count} log links in {namespace}, each read {len(READ_AFTER)} times",
+            seen=lambda: len(self.observed(namespace=namespace)),
+        )
+        return self.observed(namespace=namespace)
+
     def settled(self, *, namespace: str) -> bool:
         """Every link of the namespace has all its readings."""
         return all(len(o.readings) == len(READ_AFTER) for o in self.observed(namespace=namespace))
@@ -141,6 +192,7 @@ class FluentBitReader:
                 wait = self._due[0][0] - time.monotonic() if self._due else 0.05
             for event in self._inotify.read(timeout=max(0, min(int(wait * 1000), 50))):
                 now = time.monotonic()
+                self._order += 1
                 if event.wd == self._log_watch:
                     self._link_appeared(event.name, now)
                 elif event.name.endswith(".meta") and not event.name.startswith("."):
@@ -158,6 +210,7 @@ class FluentBitReader:
             container=match["container_name"],
             container_id=match["docker_id"],
             appeared=now,
+            order=self._order,
         )
         with self._lock:
             self._links.append(Observed(link))
@@ -179,8 +232,7 @@ class FluentBitReader:
                 self._links[index].readings.append(Reading(offset, time.monotonic(), enrichment))
 
     def _meta_changed(self, name: str, now: float, *, removed: bool) -> None:
-        ids: frozenset[str] = frozenset()
-        if not removed:
-            ids = container_ids(read_pod_file(self.meta_dir / name) or {})
+        document = {} if removed else read_pod_file(self.meta_dir / name) or {}
+        event = MetaEvent(name, now, removed, self._order, container_ids(document), _entries(document))
         with self._lock:
-            self._meta_events.append(MetaEvent(name, now, removed, ids))
+            self._meta_events.append(event)
