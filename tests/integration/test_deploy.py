@@ -16,15 +16,29 @@ import yaml
 from e2e import harness
 from pod_meta_exporter.entrypoints import cli, settings
 from support import manifests
-from support.manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR, REPO
+from support.manifests import (
+    BASE_DIR,
+    CONTAINER_RUNTIME_DIR,
+    DEPLOY_DIR,
+    E2E_OVERLAY_DIR,
+    HELM_CONTAINER_RUNTIME_VALUES,
+    HELM_VALUES,
+    NAMESPACE_METADATA_DIR,
+    REPO,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
-HELM_VALUES = DEPLOY_DIR / "helm" / "fluent-bit-values.yaml"
-KUSTOMIZATIONS = {"base": BASE_DIR, "namespace-metadata": NAMESPACE_METADATA_DIR, "e2e": E2E_OVERLAY_DIR}
+KUSTOMIZATIONS = {
+    "base": BASE_DIR,
+    "namespace-metadata": NAMESPACE_METADATA_DIR,
+    "container-runtime": CONTAINER_RUNTIME_DIR,
+    "e2e": E2E_OVERLAY_DIR,
+}
 EXPORTER = "pod-meta-exporter"
 POD_VERBS = ["get", "list", "watch"]
 
@@ -74,8 +88,10 @@ def kustomize_setup(directory: Path, *, fluent_bit_container: str = "fluent-bit"
     )
 
 
-def helm_setup() -> Setup:
-    values = yaml.safe_load(HELM_VALUES.read_text())
+def helm_setup(*more: Path) -> Setup:
+    values: Manifest = {}
+    for path in (HELM_VALUES, *more):  # as `helm -f a -f b` merges them: lists are replaced whole
+        values |= yaml.safe_load(path.read_text())
     # What the chart renders for its own container that matters here (templates/_pod.tpl).
     fluent_bit = {
         "name": "fluent-bit",
@@ -93,11 +109,13 @@ def helm_setup() -> Setup:
     )
 
 
-SETUPS = {
+SETUPS: dict[str, Callable[[], Setup]] = {
     "kustomize-base": lambda: kustomize_setup(BASE_DIR),
     "kustomize-namespace-metadata": lambda: kustomize_setup(NAMESPACE_METADATA_DIR),
+    "kustomize-container-runtime": lambda: kustomize_setup(CONTAINER_RUNTIME_DIR),
     "kustomize-e2e": lambda: kustomize_setup(E2E_OVERLAY_DIR),
     "helm-values": helm_setup,
+    "helm-values-container-runtime": lambda: helm_setup(HELM_CONTAINER_RUNTIME_VALUES),
 }
 
 
@@ -249,7 +267,10 @@ def test_the_cluster_role_is_bound_to_the_daemonsets_service_account() -> None:
 def test_the_exporter_is_hardened(setup: Setup) -> None:
     context = setup.exporter["securityContext"]
     assert context["runAsNonRoot"] is True
-    assert context["runAsUser"] == context["runAsGroup"] == 65532
+    assert context["runAsUser"] == 65532
+    # Group 0 only to reach the runtime's root:root 0660 socket, with the runtime source on.
+    runtime = env_value(setup.exporter, "EXPORTER_CRI_ENDPOINT", default="")
+    assert context["runAsGroup"] == (0 if runtime else 65532)
     assert context["readOnlyRootFilesystem"] is True
     assert context["allowPrivilegeEscalation"] is False
     assert context["capabilities"] == {"drop": ["ALL"]}
@@ -294,6 +315,40 @@ def test_the_exporters_probes_target_its_listen_port(setup: Setup) -> None:
         http = setup.exporter[probe]["httpGet"]
         assert http["path"] == path
         assert ports.get(http["port"], http["port"]) == port, probe
+
+
+@pytest.mark.parametrize(
+    ("base", "variant"),
+    [
+        (lambda: kustomize_setup(BASE_DIR), lambda: kustomize_setup(CONTAINER_RUNTIME_DIR)),
+        (helm_setup, lambda: helm_setup(HELM_CONTAINER_RUNTIME_VALUES)),
+    ],
+    ids=["kustomize", "helm"],
+)
+def test_the_container_runtime_variants_add_the_socket_read_only_and_nothing_else(
+    base: Callable[[], Setup], variant: Callable[[], Setup]
+) -> None:
+    plain, runtime = base(), variant()
+    socket = "/run/containerd/containerd.sock"
+    (volume,) = (v for v in runtime.volumes if v not in plain.volumes)
+    assert volume["hostPath"] == {"path": socket, "type": "Socket"}
+    (mount,) = (m for m in runtime.exporter["volumeMounts"] if m not in plain.exporter["volumeMounts"])
+    assert mount == {"name": volume["name"], "mountPath": socket, "readOnly": True}
+    (variable,) = (e for e in runtime.exporter["env"] if e not in plain.exporter["env"])
+    assert variable == {"name": "EXPORTER_CRI_ENDPOINT", "value": f"unix://{socket}"}
+    assert settings_of(runtime.exporter).cri_endpoint == f"unix://{socket}"
+    changed = {
+        key
+        for key in set(plain.exporter) | set(runtime.exporter)
+        if plain.exporter.get(key) != runtime.exporter.get(key)
+    }
+    assert changed == {"env", "volumeMounts", "securityContext", "resources"}
+    assert without(runtime.exporter["securityContext"], {"runAsGroup"}) == without(
+        plain.exporter["securityContext"], {"runAsGroup"}
+    )
+    assert runtime.exporter["resources"]["limits"] == plain.exporter["resources"]["limits"]
+    assert runtime.fluent_bit == plain.fluent_bit
+    assert runtime.filters == plain.filters
 
 
 def test_the_exporter_has_requests_and_limits(setup: Setup) -> None:
@@ -366,7 +421,7 @@ def test_the_e2e_pause_of_fluent_bit_stays_within_its_liveness_budget() -> None:
     assert budget > harness.MAX_PAUSE
 
 
-def without(mapping: dict[str, str], keys: set[str]) -> dict[str, str]:
+def without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if key not in keys}
 
 

@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from support import manifests
-from support.manifests import BASE_DIR, DEPLOY_DIR, E2E_OVERLAY_DIR, NAMESPACE_METADATA_DIR
+from support.manifests import (
+    BASE_DIR,
+    CONTAINER_RUNTIME_DIR,
+    E2E_OVERLAY_DIR,
+    HELM_CONTAINER_RUNTIME_VALUES,
+    HELM_VALUES,
+    NAMESPACE_METADATA_DIR,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,9 +28,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60), pytest.mark.usef
 KUSTOMIZATIONS = {
     "base": BASE_DIR,
     "namespace-metadata": NAMESPACE_METADATA_DIR,
+    "container-runtime": CONTAINER_RUNTIME_DIR,
     "e2e-overlay": E2E_OVERLAY_DIR,
 }
-HELM_VALUES = DEPLOY_DIR / "helm" / "fluent-bit-values.yaml"
 # Strict: an unknown or duplicated field is an error, not silently dropped.
 DRY_RUN = "dryRun=All&fieldValidation=Strict"
 
@@ -38,8 +45,15 @@ def test_every_rendered_manifest_passes_a_server_side_dry_run(admin: KubeApi, di
         assert answer["kind"] == obj["kind"]
 
 
-def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(admin: KubeApi) -> None:
-    values = yaml.safe_load(HELM_VALUES.read_text())
+@pytest.mark.parametrize(
+    "files", [(HELM_VALUES,), (HELM_VALUES, HELM_CONTAINER_RUNTIME_VALUES)], ids=["base", "runtime"]
+)
+def test_the_helm_values_sidecar_passes_a_server_side_dry_run_as_a_pod(
+    admin: KubeApi, files: tuple[Path, ...]
+) -> None:
+    values: Json = {}
+    for path in files:  # as `helm -f a -f b` merges them: lists are replaced whole
+        values |= yaml.safe_load(path.read_text())
     (sidecar,) = values["extraContainers"]
     pod = {
         "apiVersion": "v1",

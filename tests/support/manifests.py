@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO / "deploy"
 BASE_DIR = DEPLOY_DIR / "fluent-bit"
 NAMESPACE_METADATA_DIR = DEPLOY_DIR / "overlays" / "namespace-metadata"
+CONTAINER_RUNTIME_DIR = DEPLOY_DIR / "overlays" / "container-runtime"
+HELM_VALUES = DEPLOY_DIR / "helm" / "fluent-bit-values.yaml"
+HELM_CONTAINER_RUNTIME_VALUES = DEPLOY_DIR / "helm" / "container-runtime-values.yaml"
 E2E_OVERLAY_DIR = REPO / "tests" / "e2e" / "overlay"
 E2E_LOCAL_OVERLAY_DIR = REPO / "tests" / "e2e" / "overlay-local"  # the same with local images
 
