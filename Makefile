@@ -90,7 +90,7 @@ $(BIN)/.installed-e2e: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,e2e]'
 	touch $@
 
-bench: $(BIN)/.installed controlplane
+bench: $(BIN)/.installed controlplane node-runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

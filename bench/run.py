@@ -1,4 +1,5 @@
-"""The benchmarks: pipeline throughput, event-to-file latency, memory, API cost, idle CPU and the image.
+"""The benchmarks: pipeline throughput, event-to-file latency, memory, API cost, idle CPU, the image,
+and container facts at Fluent Bit's first read on a loaded node.
 
 Prints a summary table and, after a full run, writes bench/RESULTS.md. A figure never fails the run;
 a benchmark that cannot run (an error, or no control plane) is reported and the exit status is 1.
@@ -21,6 +22,7 @@ import apicost
 import image
 import latency
 import memory
+import nodeload
 import pipeline
 import podgen
 import report
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-BENCHMARKS = ("pipeline", "latency", "memory", "api", "image")
+BENCHMARKS = ("pipeline", "latency", "memory", "api", "image", "node")
 RESULTS = HERE / "RESULTS.md"
 NO_CONTROL_PLANE = "no kube-apiserver/etcd: run `make controlplane` (needs Go)"
 
@@ -102,6 +104,8 @@ def main() -> int:
             )
         if "image" in selected:
             _guard(result, "image", lambda: _image(result))
+        if "node" in selected:
+            _guard(result, "node", lambda: _node(result))
     finally:
         if args.keep_workdir:
             print(f"kept {workdir}", file=sys.stderr)
@@ -196,6 +200,11 @@ def _api(
 def _image(result: report.Report) -> None:
     _say("6. image: the Dockerfile built, its size and its imports (needs a Docker engine, or root)")
     result.add(*report.image_section(image.run_benchmark()))
+
+
+def _node(result: report.Report) -> None:
+    _say("7. container facts on a loaded node: the node tier's load mode (a real kubelet; root)")
+    result.add(*report.node_section(nodeload.run()))
 
 
 def _say(message: str) -> None:

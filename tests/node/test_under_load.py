@@ -5,7 +5,11 @@ behind each, in one run."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +33,8 @@ pytestmark = pytest.mark.node
 BURST = 40
 BUSY_PODS = 2  # one per core of the CI machine
 BUSY = ["sh", "-c", "while :; do :; done"]
+# Where bench/nodeload.py asks for the figures, as JSON.
+FIGURES_VARIABLE = "NODE_LOAD_FIGURES"
 
 
 def _final_statuses(admin: KubeApi, namespace: str) -> dict[str, tuple[str, str]]:
@@ -72,16 +78,22 @@ def _fluent_bits(
     return started
 
 
-def _records_row(label: str, records: list[tailing.Record], final: dict[str, tuple[str, str]]) -> str:
+def _enriched(records: list[tailing.Record], final: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """How many records carried the pod's metadata, and also the container's hash and status image."""
     with_pod = [r for r in records if r.pod_id and r.labels]
     with_container = [
         r
         for r in with_pod
         if r.container_hash and final.get(f"containerd://{r.docker_id}", ("", ""))[0] == r.container_image
     ]
+    return {"records": len(records), "with_pod": len(with_pod), "with_container": len(with_container)}
+
+
+def _records_row(label: str, counts: dict[str, int]) -> str:
+    total = counts["records"] or 1
     return (
-        f"| {label} | {len(records)} | {len(with_pod)} ({len(with_pod) / len(records):.0%}) | "
-        f"{len(with_container)} ({len(with_container) / len(records):.0%}) |"
+        f"| {label} | {counts['records']} | {counts['with_pod']} ({counts['with_pod'] / total:.0%}) | "
+        f"{counts['with_container']} ({counts['with_container'] / total:.0%}) |"
     )
 
 
@@ -144,9 +156,11 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
     assert len(observed) == len(from_api) == BURST
     missing = [o.link.file for o in observed + from_api if not o.readings[0].has_pod_metadata()]
     assert not missing, f"links that found no pod_id, labels and annotations: {missing}"
+    mismatches = {}
     for label, which in (("runtime", runtime_reader), ("api", reader)):
-        wrong = _mismatches(which.meta_events(), final)
-        assert not [w for w in wrong if w.startswith(namespace)], f"{label}: {wrong}"
+        events = [e for e in which.meta_events() if e.file.startswith(f"{namespace}_")]
+        mismatches[label] = _mismatches(events, final)
+        assert not mismatches[label], f"{label}: {mismatches[label]}"
     late = [o.link.file for o in observed if not o.readings[-1].is_complete(o.link)]
     assert not late, f"with the runtime source, .meta incomplete {READ_AFTER[-1]:g} s after the link: {late}"
     assert runtime_exporter.value("pod_meta_exporter_runtime_containers_total") >= BURST
@@ -155,6 +169,27 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
     refresh = DeployedSettings.read().refresh_interval
     with_runtime = Completeness.of(runtime_reader, observed, refresh_interval=refresh)
     alone = Completeness.of(reader, from_api, refresh_interval=refresh)
+    enriched = {name: _enriched(found, final) for name, found in records.items()}
+    rss = {e.name: e.rss_kib() for e in (exporter, runtime_exporter)}
+    if FIGURES_VARIABLE in os.environ:
+        figures = {
+            "burst": BURST,
+            "busy_pods": BUSY_PODS,
+            "created_seconds": created,
+            "read_after": READ_AFTER,
+            "refresh_interval": refresh,
+            "api_alone": dataclasses.asdict(alone),
+            "with_runtime": dataclasses.asdict(with_runtime),
+            "p99_after_link": {
+                "api_alone": alone.quantile(0.99),
+                "with_runtime": with_runtime.quantile(0.99),
+            },
+            "mismatches": {label: len(found) for label, found in mismatches.items()},
+            "fluent_bit": enriched or why_not,
+            "cpu_seconds": {"api_alone": cpu[exporter.name], "with_runtime": cpu[runtime_exporter.name]},
+            "rss_kib": {"api_alone": rss[exporter.name], "with_runtime": rss[runtime_exporter.name]},
+        }
+        Path(os.environ[FIGURES_VARIABLE]).write_text(json.dumps(figures, indent=2))
     summary += [
         f"under load: {BURST} short-lived pods created in {created:.1f} s beside {BUSY_PODS} busy pods, "
         f"real Fluent Bit {'behind each exporter' if fluent_bits else 'left out: ' + str(why_not)}:",
@@ -163,14 +198,14 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
         with_runtime.row("with the runtime source"),
         f"under load: exporter CPU during the burst: {cpu[exporter.name]:.2f} s from the API alone, "
         f"{cpu[runtime_exporter.name]:.2f} s with the runtime source; RSS "
-        f"{exporter.rss_kib() / 1024:.1f} MiB and {runtime_exporter.rss_kib() / 1024:.1f} MiB",
+        f"{rss[exporter.name] / 1024:.1f} MiB and {rss[runtime_exporter.name] / 1024:.1f} MiB",
     ]
-    if records:
+    if enriched:
         summary += [
             "| Fluent Bit behind | records | with the pod's metadata | and the container's hash and "
             "status image |",
             "| --- | ---: | ---: | ---: |",
-            *(_records_row(name, found, final) for name, found in records.items()),
+            *(_records_row(name, counts) for name, counts in enriched.items()),
         ]
 
 
