@@ -1,8 +1,10 @@
 """A small CRI runtime: a real gRPC server on a unix socket that serves Version, ListContainers and
-ContainerStatus from containers a test adds, as containerd 1.6 serves them."""
+ContainerStatus from containers a test adds, as containerd 1.6 serves them, and with `events`
+GetContainerEvents too, as containerd 1.7 and later do."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from concurrent import futures
@@ -34,15 +36,17 @@ class Container:
 
 
 class CriServer:
-    """Containers by ID; `delay` slows every call, `gone` makes ContainerStatus answer NOT_FOUND."""
+    """Containers by ID; `delay` slows every call, `gone` makes ContainerStatus answer NOT_FOUND.
+    Without `events`, GetContainerEvents is UNIMPLEMENTED, as gRPC answers any unknown method."""
 
-    def __init__(self, socket: Path, *, runtime_name: str = "containerd") -> None:
+    def __init__(self, socket: Path, *, runtime_name: str = "containerd", events: bool = False) -> None:
         self.socket = socket
         self.runtime_name = runtime_name
         self.containers: dict[str, Container] = {}
         self.delay = 0.0
         self.gone: set[str] = set()
         self.calls: dict[str, int] = {"Version": 0, "ListContainers": 0, "ContainerStatus": 0}
+        self._subscribers: list[queue.SimpleQueue[api_pb2.ContainerEventResponse | None]] = []
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handlers = {
@@ -50,6 +54,12 @@ class CriServer:
             "ListContainers": self._handler(self._list, api_pb2.ListContainersRequest),
             "ContainerStatus": self._handler(self._status, api_pb2.ContainerStatusRequest),
         }
+        if events:
+            handlers["GetContainerEvents"] = grpc.unary_stream_rpc_method_handler(
+                self._events,
+                request_deserializer=api_pb2.GetEventsRequest.FromString,
+                response_serializer=lambda response: response.SerializeToString(),
+            )
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
         self._server.add_insecure_port(f"unix://{socket}")
 
@@ -58,11 +68,49 @@ class CriServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            for subscriber in self._subscribers:
+                subscriber.put(None)
         self._server.stop(grace=None)
 
     def add(self, container: Container) -> None:
+        """The container, created; with events, each subscriber is told."""
+        event = api_pb2.ContainerEventResponse(
+            container_id=container.id,
+            container_event_type=api_pb2.CONTAINER_CREATED_EVENT,
+            created_at=container.created_at,
+            pod_sandbox_status=api_pb2.PodSandboxStatus(
+                metadata=api_pb2.PodSandboxMetadata(
+                    name=container.pod, uid=container.pod_uid, namespace=container.namespace
+                )
+            ),
+        )
         with self._lock:
             self.containers[container.id] = container
+            for subscriber in self._subscribers:
+                subscriber.put(event)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def _events(self, request: api_pb2.GetEventsRequest, context: grpc.ServicerContext) -> Any:
+        events: queue.SimpleQueue[api_pb2.ContainerEventResponse | None] = queue.SimpleQueue()
+        with self._lock:
+            self._subscribers.append(events)
+        try:
+            while context.is_active():
+                try:
+                    event = events.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if event is None:
+                    return
+                yield event
+        finally:
+            with self._lock:
+                self._subscribers.remove(events)
 
     def _handler(self, method: Any, request: Any) -> grpc.RpcMethodHandler[Any, Any]:
         def serve(message: Any, context: grpc.ServicerContext) -> Any:

@@ -40,9 +40,9 @@ def container(number: int, *, uid: str = UID, **fields: object) -> Container:
 class Source:
     """A started CriRuntime and what it emitted."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, **options: float) -> None:
         self.metrics = Metrics()
-        self.runtime = CriRuntime(endpoint=endpoint, metrics=self.metrics)
+        self.runtime = CriRuntime(endpoint=endpoint, metrics=self.metrics, **options)
         self.emitted: queue.SimpleQueue[events.ClusterEvent] = queue.SimpleQueue()
 
     def facts(self, count: int, *, timeout: float = 5.0) -> list[events.ContainerObserved]:
@@ -253,3 +253,32 @@ def test_permission_and_other_failures_get_reasons_an_operator_can_act_on() -> N
     assert runtime._reason(Failed(unavailable, "connect: Permission denied")) == "permission_denied"
     assert runtime._reason(Failed(unavailable, "connection refused")) == "unavailable"
     assert runtime._reason(Failed(grpc.StatusCode.UNIMPLEMENTED, "")) == "unimplemented"
+
+
+def test_with_container_events_a_new_container_is_asked_about_when_announced_not_polled(
+    tmp_path: Path,
+) -> None:
+    with CriServer(tmp_path / "events.sock", events=True) as server:
+        # A minute between sweeps: only the event can bring the container in time.
+        source = Source(f"unix://{server.socket}", slow_poll=60.0)
+        source.runtime.follow(RuntimeInterest(live=frozenset({UID}), awaited=frozenset({UID})))
+        source.runtime.start(source.emitted.put)
+        try:
+            wait_for(lambda: source.runtime.streaming and server.subscribers == 1, what="the event stream")
+            wait_for(lambda: server.calls["ListContainers"] == 1, what="the first sweep")
+
+            server.add(container(7))
+
+            (event,) = source.facts(1, timeout=10)
+            assert event.container.container_id == f"containerd://{7:064x}"
+            assert server.calls["ListContainers"] == 1, "no poll: the event announced it"
+        finally:
+            source.runtime.close()
+    assert source.runtime._listener is not None
+    assert not source.runtime._listener.is_alive(), "close() ends the stream"
+
+
+def test_without_container_events_the_runtime_is_polled(server: CriServer, source: Source) -> None:
+    source.runtime.follow(RuntimeInterest(live=frozenset({UID}), awaited=frozenset({UID})))
+    wait_for(lambda: server.calls["ListContainers"] >= 5, timeout=5, what="the fast poll")
+    assert not source.runtime.streaming

@@ -1,11 +1,13 @@
 """CriRuntime: asks the node's container runtime about the containers of the node's pods, as soon as
 it creates them, and hands their facts to the service.
 
-containerd 1.6 (Debian bookworm's, and many nodes') has no GetContainerEvents, so the runtime is
-polled: ListContainers, then ContainerStatus for each container not seen before of a pod the service
-follows. ListContainers is not enough alone: it reports the bare sha256 image ID as both the image
-and its ref. The poll is fast while a pod awaits a container and slow otherwise, which still finds
-a crash-looping container's new attempt long before the kubelet's back-off lets it log.
+A runtime with GetContainerEvents (containerd 1.7 and later, CRI-O) says when it creates a
+container, and its facts are asked for at once. containerd 1.6 (Debian bookworm's, and many
+nodes') has no such stream, so the runtime is polled: ListContainers, then ContainerStatus for each
+container not seen before of a pod the service follows (ListContainers alone reports the bare
+sha256 image ID as both the image and its ref). The poll is fast while a pod awaits a container
+and there is no stream; otherwise a slow sweep backs the stream up and finds a crash-looping
+container's new attempt long before the kubelet's back-off lets it log.
 """
 
 from __future__ import annotations
@@ -47,13 +49,19 @@ class _Refused(Exception):
     """emit() refused an event: the service has stopped."""
 
 
+_ANNOUNCING = (api_pb2.CONTAINER_CREATED_EVENT, api_pb2.CONTAINER_STARTED_EVENT)
+
+
 class CriRuntime:
     """The ContainerRuntime port over a CRI endpoint (unix:///run/containerd/containerd.sock)."""
 
-    def __init__(self, *, endpoint: str, metrics: Metrics, fast_poll: float = FAST_POLL) -> None:
+    def __init__(
+        self, *, endpoint: str, metrics: Metrics, fast_poll: float = FAST_POLL, slow_poll: float = SLOW_POLL
+    ) -> None:
         self.endpoint = endpoint
         self.metrics = metrics
         self.fast_poll = fast_poll
+        self.slow_poll = slow_poll
         self._channel = grpc.insecure_channel(
             endpoint, options=[("grpc.max_receive_message_length", MAX_MESSAGE)]
         )
@@ -72,6 +80,16 @@ class CriRuntime:
             request_serializer=api_pb2.ContainerStatusRequest.SerializeToString,
             response_deserializer=api_pb2.ContainerStatusResponse.FromString,
         )
+        self._events = self._channel.unary_stream(
+            _SERVICE + "GetContainerEvents",
+            request_serializer=api_pb2.GetEventsRequest.SerializeToString,
+            response_deserializer=api_pb2.ContainerEventResponse.FromString,
+        )
+        self._cancel_stream: Callable[[], object] | None = None  # of the open event stream, for close()
+        self.streaming = False
+        """Whether the runtime's event stream is open: then the poll is slow."""
+        self._hints: set[str] = set()  # IDs of containers the stream announced, to ask about at once
+        self._next_sweep = 0.0  # when ListContainers is next due (time.monotonic())
         self._lock = threading.Lock()
         self._interest = RuntimeInterest()
         self._awaited_since: dict[str, float] = {}
@@ -81,6 +99,7 @@ class CriRuntime:
         self._prefix: str | None = None
         self._failing: str | None = None  # the reason of the failure that was last logged
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -89,7 +108,9 @@ class CriRuntime:
             msg = "the runtime source is started already"
             raise RuntimeError(msg)
         self._thread = threading.Thread(target=self._run, args=(emit,), name="cri-runtime", daemon=True)
+        self._listener = threading.Thread(target=self._listen, name="cri-events", daemon=True)
         self._thread.start()
+        self._listener.start()
 
     def follow(self, interest: RuntimeInterest) -> None:
         now = time.monotonic()
@@ -103,8 +124,13 @@ class CriRuntime:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=CALL_TIMEOUT + 1)
+        with self._lock:
+            cancel = self._cancel_stream
+        if cancel is not None:
+            cancel()
+        for thread in (self._thread, self._listener):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=CALL_TIMEOUT + 1)
         self._channel.close()
 
     # -- the thread -------------------------------------------------------------------------
@@ -128,7 +154,7 @@ class CriRuntime:
                 return
             else:
                 self._recovered()
-                delay, retry = self._interval(), RETRY_FIRST
+                delay, retry = max(0.0, self._next_sweep - time.monotonic()), RETRY_FIRST
             self._wake.wait(delay)
 
     def _connect(self) -> str:
@@ -145,25 +171,81 @@ class CriRuntime:
         return prefix
 
     def _poll(self, emit: Callable[[events.ClusterEvent], None]) -> None:
+        """The containers the stream announced, then, when it is due, a sweep of ListContainers."""
         with self._lock:
             live = self._interest.live
+            hints, self._hints = self._hints, set()
         if not live:
+            self._next_sweep = time.monotonic() + self.slow_poll
+            return
+        for container_id in hints - self._seen:
+            self._hand_on(container_id, live, emit)
+        if time.monotonic() < self._next_sweep:
             return
         listed = self._list(api_pb2.ListContainersRequest(), timeout=CALL_TIMEOUT).containers
         present: set[str] = set()
         for container in listed:
             present.add(container.id)
-            if container.id in self._seen or container.labels.get(conversion.POD_UID) not in live:
-                continue
-            fact = self._fact(container.id)
-            self._seen.add(container.id)
-            if fact is not None:
-                self.metrics.runtime_containers.inc()
-                try:
-                    emit(events.ContainerObserved(fact))
-                except Exception as error:  # the service's Stopping; the adapter cannot import it
-                    raise _Refused from error
+            if container.id not in self._seen and container.labels.get(conversion.POD_UID) in live:
+                self._hand_on(container.id, live, emit)
         self._seen &= present
+        self._next_sweep = time.monotonic() + self._interval()
+
+    def _hand_on(
+        self, container_id: str, live: frozenset[str], emit: Callable[[events.ClusterEvent], None]
+    ) -> None:
+        fact = self._fact(container_id)
+        self._seen.add(container_id)
+        if fact is None or fact.pod_uid not in live:
+            return
+        self.metrics.runtime_containers.inc()
+        try:
+            emit(events.ContainerObserved(fact))
+        except Exception as error:  # the service's Stopping; the adapter cannot import it
+            raise _Refused from error
+
+    # -- the event stream -------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Follow GetContainerEvents while the runtime has it; without it, the poll is all."""
+        retry = RETRY_FIRST
+        while not self._stop.is_set():
+            stream = self._events(api_pb2.GetEventsRequest())
+            cancel: Callable[[], object] = stream.cancel
+            with self._lock:
+                self._cancel_stream = cancel
+            if self._stop.is_set():  # close() came before the stream was there to cancel
+                cancel()
+            # A runtime sends nothing on the stream until its first event, but answers a method it
+            # lacks at once with UNIMPLEMENTED: until that comes, the stream counts as open.
+            self.streaming, announced = True, False
+            try:
+                for event in stream:
+                    if not announced:
+                        announced, retry = True, RETRY_FIRST
+                        log.info("following the runtime's container events; polling slowly besides")
+                    if event.container_event_type in _ANNOUNCING:
+                        self._announce(event.container_id, event.pod_sandbox_status.metadata.uid)
+            except grpc.RpcError as error:
+                if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    self.streaming, self._next_sweep = False, 0.0
+                    self._wake.set()
+                    log.info("the runtime has no container events (containerd before 1.7): polling it")
+                    return
+                if error.code() != grpc.StatusCode.CANCELLED:
+                    self.metrics.runtime_errors.labels(f"events_{_reason(error)}").inc()
+            self.streaming = False
+            self._next_sweep = 0.0  # what the stream missed meanwhile, the next sweep finds
+            self._wake.set()
+            self._stop.wait(retry)
+            retry = min(RETRY_CAP, retry * 2)
+
+    def _announce(self, container_id: str, pod_uid: str) -> None:
+        with self._lock:
+            if pod_uid not in self._interest.live:
+                return  # the next sweep finds it, if the pod is followed by then
+            self._hints.add(container_id)
+        self._wake.set()
 
     def _fact(self, container_id: str) -> RuntimeContainer | None:
         assert self._prefix is not None
@@ -185,10 +267,13 @@ class CriRuntime:
             return None
 
     def _interval(self) -> float:
+        """Until the next sweep: fast while a pod awaits a container and no stream says when it comes."""
+        if self.streaming:
+            return self.slow_poll
         now = time.monotonic()
         with self._lock:
             fast = any(now - since < FAST_FOR for since in self._awaited_since.values())
-        return self.fast_poll if fast else SLOW_POLL
+        return self.fast_poll if fast else self.slow_poll
 
     def _failed(self, reason: str, details: str) -> None:
         self.metrics.runtime_errors.labels(reason).inc()
