@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from node.reader import READ_AFTER
 
 if TYPE_CHECKING:
-    from node.reader import FluentBitReader, Observed
+    from node.reader import FluentBitReader, MetaEvent, Observed
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,17 @@ class Completeness:
             "p99 / max (negative: before) | Fluent Bit's premature reads |",
             "| --- | ---: | ---: |" + " ---: |" * len(READ_AFTER) + " ---: | ---: |",
         ]
+
+
+def mismatches(events: list[MetaEvent], final: dict[str, tuple[str, str]]) -> list[str]:
+    """Every container ID, image and image ID a write carried that differs from the kubelet's final
+    status (`workloads.final_statuses`)."""
+    wrong = []
+    for event in events:
+        for entry in event.entries:
+            reported = final.get(entry.container_id)
+            if reported is None:
+                wrong.append(f"{event.file}: {entry.container_id} is in no final status")
+            elif entry.complete and (entry.image, entry.image_id) != reported:
+                wrong.append(f"{event.file}: {entry} but the kubelet reported {reported}")
+    return wrong

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from node import images, workloads
-from node.figures import Completeness
+from node.figures import Completeness, mismatches
 from pod_meta_exporter.entrypoints.durations import parse_duration
 from support.fluent_bit import DeployedSettings
 from support.waiting import wait_for
@@ -95,6 +95,10 @@ def test_short_lived_pods_find_their_pods_metadata_at_once_and_with_the_runtime_
         f"with the runtime source, links without their container's facts after 1 s: {incomplete_after_1s}"
     )
     _every_meta_gains_its_container(reader, observed)
+    final = workloads.final_statuses(admin, namespace)
+    for which in (reader, runtime_reader):
+        writes = [e for e in which.meta_events() if e.file.startswith(f"{namespace}_")]
+        assert not mismatches(writes, final), "a value that differs from the kubelet's final status"
 
     refresh = DeployedSettings.read().refresh_interval
     events, quantiles = exporter.event_to_file_latency()

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from node import tailing, workloads
-from node.figures import Completeness
+from node.figures import Completeness, mismatches
 from node.reader import READ_AFTER
 from support.fluent_bit import DeployedSettings
 from support.waiting import wait_for
 
 if TYPE_CHECKING:
     from node.namespaces import NodeNamespaces
-    from node.reader import FluentBitReader, MetaEvent, Observed
+    from node.reader import FluentBitReader, Observed
     from node.services import NodeServices
     from support.control_plane import ControlPlane
     from support.exporter import Exporter
@@ -35,30 +35,6 @@ BUSY_PODS = 2  # one per core of the CI machine
 BUSY = ["sh", "-c", "while :; do :; done"]
 # Where bench/nodeload.py asks for the figures, as JSON.
 FIGURES_VARIABLE = "NODE_LOAD_FIGURES"
-
-
-def _final_statuses(admin: KubeApi, namespace: str) -> dict[str, tuple[str, str]]:
-    """containerID -> (image, imageID), as the kubelet finally reported them."""
-    final: dict[str, tuple[str, str]] = {}
-    for pod in workloads.pods(admin, namespace):
-        status = pod.get("status", {})
-        for entry in status.get("containerStatuses", []) + status.get("initContainerStatuses", []):
-            if entry.get("containerID"):
-                final[entry["containerID"]] = (entry.get("image", ""), entry.get("imageID", ""))
-    return final
-
-
-def _mismatches(events: list[MetaEvent], final: dict[str, tuple[str, str]]) -> list[str]:
-    """Every value a write carried that differs from the kubelet's final status."""
-    wrong = []
-    for event in events:
-        for entry in event.entries:
-            reported = final.get(entry.container_id)
-            if reported is None:
-                wrong.append(f"{event.file}: {entry.container_id} is in no final status")
-            elif entry.complete and (entry.image, entry.image_id) != reported:
-                wrong.append(f"{event.file}: {entry} but the kubelet reported {reported}")
-    return wrong
 
 
 def _fluent_bits(
@@ -144,7 +120,7 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
             timeout=120,
             what="the kubelet's status of every burst container",
         )
-        final = _final_statuses(admin, namespace)
+        final = workloads.final_statuses(admin, namespace)
         records = _records(fluent_bits, namespace)
     finally:
         for fluent_bit in fluent_bits.values():
@@ -156,11 +132,11 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
     assert len(observed) == len(from_api) == BURST
     missing = [o.link.file for o in observed + from_api if not o.readings[0].has_pod_metadata()]
     assert not missing, f"links that found no pod_id, labels and annotations: {missing}"
-    mismatches = {}
+    wrong = {}
     for label, which in (("runtime", runtime_reader), ("api", reader)):
         events = [e for e in which.meta_events() if e.file.startswith(f"{namespace}_")]
-        mismatches[label] = _mismatches(events, final)
-        assert not mismatches[label], f"{label}: {mismatches[label]}"
+        wrong[label] = mismatches(events, final)
+        assert not wrong[label], f"{label}: {wrong[label]}"
     late = [o.link.file for o in observed if not o.readings[-1].is_complete(o.link)]
     assert not late, f"with the runtime source, .meta incomplete {READ_AFTER[-1]:g} s after the link: {late}"
     assert runtime_exporter.value("pod_meta_exporter_runtime_containers_total") >= BURST
@@ -184,7 +160,7 @@ def test_under_load_the_runtime_source_completes_each_meta_by_its_link_with_the_
                 "api_alone": alone.quantile(0.99),
                 "with_runtime": with_runtime.quantile(0.99),
             },
-            "mismatches": {label: len(found) for label, found in mismatches.items()},
+            "mismatches": {label: len(found) for label, found in wrong.items()},
             "fluent_bit": enriched or why_not,
             "cpu_seconds": {"api_alone": cpu[exporter.name], "with_runtime": cpu[runtime_exporter.name]},
             "rss_kib": {"api_alone": rss[exporter.name], "with_runtime": rss[runtime_exporter.name]},

@@ -82,3 +82,14 @@ def pods(admin: KubeApi, namespace: str) -> list[Json]:
 
 def phases(admin: KubeApi, namespace: str) -> dict[str, str]:
     return {pod["metadata"]["name"]: pod.get("status", {}).get("phase", "") for pod in pods(admin, namespace)}
+
+
+def final_statuses(admin: KubeApi, namespace: str) -> dict[str, tuple[str, str]]:
+    """containerID -> (image, imageID), as the kubelet finally reported them."""
+    final: dict[str, tuple[str, str]] = {}
+    for pod in pods(admin, namespace):
+        status = pod.get("status", {})
+        for entry in status.get("containerStatuses", []) + status.get("initContainerStatuses", []):
+            if entry.get("containerID"):
+                final[entry["containerID"]] = (entry.get("image", ""), entry.get("imageID", ""))
+    return final
