@@ -282,3 +282,24 @@ def test_without_container_events_the_runtime_is_polled(server: CriServer, sourc
     source.runtime.follow(RuntimeInterest(live=frozenset({UID}), awaited=frozenset({UID})))
     wait_for(lambda: server.calls["ListContainers"] >= 5, timeout=5, what="the fast poll")
     assert not source.runtime.streaming
+
+
+def test_a_pod_that_starts_awaiting_a_container_is_looked_for_at_once_whatever_the_sweep_interval(
+    tmp_path: Path,
+) -> None:
+    with CriServer(tmp_path / "cri.sock") as server:
+        source = Source(f"unix://{server.socket}", slow_poll=60.0)
+        source.runtime.follow(RuntimeInterest(live=frozenset({"running-pod"})))
+        source.runtime.start(source.emitted.put)
+        try:
+            wait_for(lambda: server.calls["ListContainers"] == 1, what="the first sweep")
+            server.add(container(9))
+
+            source.runtime.follow(
+                RuntimeInterest(live=frozenset({"running-pod", UID}), awaited=frozenset({UID}))
+            )
+
+            (event,) = source.facts(1, timeout=10)
+            assert event.container.pod_uid == UID
+        finally:
+            source.runtime.close()

@@ -118,8 +118,10 @@ class CriRuntime:
             new = interest.awaited - self._awaited_since.keys()
             self._awaited_since = {uid: self._awaited_since.get(uid, now) for uid in interest.awaited}
             self._interest = interest
+            if new:
+                self._next_sweep = 0.0  # a pod awaits a container: look at once, then often
         if new:
-            self._wake.set()  # a pod awaits a container: look at once, then often
+            self._wake.set()
 
     def close(self) -> None:
         self._stop.set()
