@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from pod_meta_exporter.adapters.cri import api_pb2, conversion
 from pod_meta_exporter.domain import events
@@ -49,6 +50,8 @@ class _Refused(Exception):
     """emit() refused an event: the service has stopped."""
 
 
+_Request = TypeVar("_Request", bound=Message)
+_Response = TypeVar("_Response", bound=Message)
 _ANNOUNCING = (api_pb2.CONTAINER_CREATED_EVENT, api_pb2.CONTAINER_STARTED_EVENT)
 
 
@@ -65,20 +68,12 @@ class CriRuntime:
         self._channel = grpc.insecure_channel(
             endpoint, options=[("grpc.max_receive_message_length", MAX_MESSAGE)]
         )
-        self._version = self._channel.unary_unary(
-            _SERVICE + "Version",
-            request_serializer=api_pb2.VersionRequest.SerializeToString,
-            response_deserializer=api_pb2.VersionResponse.FromString,
+        self._version = _unary(self._channel, "Version", api_pb2.VersionRequest, api_pb2.VersionResponse)
+        self._list = _unary(
+            self._channel, "ListContainers", api_pb2.ListContainersRequest, api_pb2.ListContainersResponse
         )
-        self._list = self._channel.unary_unary(
-            _SERVICE + "ListContainers",
-            request_serializer=api_pb2.ListContainersRequest.SerializeToString,
-            response_deserializer=api_pb2.ListContainersResponse.FromString,
-        )
-        self._status = self._channel.unary_unary(
-            _SERVICE + "ContainerStatus",
-            request_serializer=api_pb2.ContainerStatusRequest.SerializeToString,
-            response_deserializer=api_pb2.ContainerStatusResponse.FromString,
+        self._status = _unary(
+            self._channel, "ContainerStatus", api_pb2.ContainerStatusRequest, api_pb2.ContainerStatusResponse
         )
         self._events = self._channel.unary_stream(
             _SERVICE + "GetContainerEvents",
@@ -293,6 +288,16 @@ class CriRuntime:
         if self._failing is not None:
             log.info("container runtime at %s answers again", self.endpoint)
             self._failing = None
+
+
+def _unary(
+    channel: grpc.Channel, method: str, request: type[_Request], response: type[_Response]
+) -> grpc.UnaryUnaryMultiCallable[_Request, _Response]:
+    return channel.unary_unary(
+        _SERVICE + method,
+        request_serializer=request.SerializeToString,
+        response_deserializer=response.FromString,
+    )
 
 
 def _details(error: grpc.RpcError) -> str:
