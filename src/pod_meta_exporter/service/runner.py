@@ -192,8 +192,13 @@ class Service:
         outcome = self.directory.handle(event, now=self.clock.now())
         self.metrics.files_unchanged(outcome.unchanged)
         for rejection in outcome.rejections:
-            self.metrics.object_rejected()
-            log.warning("rejected an object: %s", rejection.reason)
+            self.metrics.object_rejected(rejection.kind)
+            log.warning(
+                "rejected an object (%s): %s; every other object is written",
+                rejection.kind,
+                rejection.reason,
+                extra={"reason": rejection.kind},
+            )
 
     def _reconcile(self, now: float) -> None:
         applied = apply_due(self.directory, self.store, now=now)
