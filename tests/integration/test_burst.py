@@ -48,7 +48,7 @@ def test_a_burst_of_200_pods_created_and_deleted_at_once_all_get_their_files(
     )
     assert {name: exporter.file_uid(pod_file(namespace, name)) for name in names} == uids
     assert exporter.value("pod_meta_exporter_pending_removals") == PODS
-    assert exporter.value("pod_meta_exporter_rejected_objects_total") == 0
+    assert exporter.metrics().total("pod_meta_exporter_rejected_objects_total") == 0
 
     count, quantiles = exporter.event_to_file_latency()
     figures = ", ".join(f"p{round(q * 100)} {seconds * 1000:.1f} ms" for q, seconds in quantiles.items())

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pod_meta_exporter.adapters.kubernetes import ConfigError, load_endpoint
 from support.kubeconfig import write_kubeconfig
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
@@ -207,3 +206,46 @@ def test_a_kubeconfigs_client_certificate_goes_to_the_transport(tmp_path: Path) 
 
     assert (endpoint.client_cert, endpoint.client_key) == (tmp_path / "client.crt", tmp_path / "client.key")
     assert endpoint.authorization() is None
+
+
+def test_a_kubeconfigs_embedded_key_is_held_in_memory_and_no_file_of_it_stays(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from kubernetes.config import kube_config
+
+    from pod_meta_exporter.adapters.kubernetes.transport import HttpTransport
+    from support import pki
+
+    key, certificate = pki.self_signed_ca("client")
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    path = kubeconfig_at(tmp_path / "config")
+    document = json.loads(path.read_text())
+    document["clusters"][0]["cluster"] = {
+        "server": "https://127.0.0.1:6443",
+        "certificate-authority-data": base64.b64encode(cert_pem).decode(),
+    }
+    document["users"] = [
+        {
+            "name": "me",
+            "user": {
+                "client-certificate-data": base64.b64encode(cert_pem).decode(),
+                "client-key-data": base64.b64encode(key_pem).decode(),
+            },
+        }
+    ]
+    path.write_text(json.dumps(document))
+
+    endpoint = load_endpoint(path, environ={}, service_account_dir=tmp_path / "none")
+
+    assert (endpoint.client_cert_data, endpoint.client_key_data, endpoint.ca_data) == (
+        cert_pem,
+        key_pem,
+        cert_pem,
+    )
+    assert (endpoint.client_cert, endpoint.client_key, endpoint.ca_file) == (None, None, None)
+    written = list(kube_config._temp_files.values())
+    assert written, "the loader wrote the data to files"
+    assert not [name for name in written if Path(name).exists()], "none is left"
+    HttpTransport(endpoint, user_agent="test").close()  # the key pair loads from memory

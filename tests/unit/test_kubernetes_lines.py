@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes.lines import TruncatedStream, iter_lines
+from pod_meta_exporter.adapters.kubernetes.lines import MAX_LINE, LineTooLong, TruncatedStream, iter_lines
 
 
 class Chunks:
@@ -40,3 +40,17 @@ def test_a_stream_ending_inside_a_line_raises_after_the_whole_lines() -> None:
 
 def test_an_empty_stream_has_no_lines() -> None:
     assert list(iter_lines(Chunks())) == []
+
+
+def test_a_line_past_the_bound_is_refused_without_buffering_the_rest() -> None:
+    endless = Chunks(b'{"a":1}\n', *(b"z" * 1000 for _ in range(100)))
+    lines = iter_lines(endless, max_line=4096)
+
+    assert next(lines) == b'{"a":1}'
+    with pytest.raises(LineTooLong, match="passed 4096 bytes"):
+        next(lines)
+    assert len(endless._pieces) > 90, "it stopped reading at the bound"
+
+
+def test_the_bound_is_above_etcds_largest_object() -> None:
+    assert MAX_LINE > 1.5 * 1024 * 1024

@@ -215,3 +215,21 @@ def test_a_server_that_does_not_stream_the_state_is_listed_for_good(answer: list
     ]
     assert run.watcher.watch_list is False
     assert [type(e) for e in run.events] == [PodsResynced, PodsResynced]
+
+
+def test_a_pod_holding_nan_reaches_the_core_and_does_not_fail_the_watch() -> None:
+    poisoned = {**pod("p", "15"), "status": {"podIP": float("nan")}}
+    run = (
+        Run()
+        .script("list", [listing([A], "10")])
+        .script("watch", [event("ADDED", poisoned), event("ADDED", C)])
+    )
+
+    assert run.run() == [Call("list", "0"), Call("watch", "10")]
+    assert [type(e).__name__ for e in run.events] == ["PodsResynced", "PodUpserted", "PodUpserted"]
+    assert (
+        run.metrics.registry.get_sample_value(
+            "pod_meta_exporter_api_errors_total", {"resource": "pods", "reason": "malformed_json"}
+        )
+        is None
+    )

@@ -34,7 +34,7 @@ def test_the_fake_metrics_keep_every_call_of_their_port() -> None:
     fake = FakeMetrics()
     metrics: ports.ServiceMetrics = fake
     metrics.event_handled("pod_upserted")
-    metrics.object_rejected()
+    metrics.object_rejected("not_json")
     metrics.files_unchanged(2)
     metrics.files_written(3)
     metrics.files_removed(1)
@@ -43,7 +43,7 @@ def test_the_fake_metrics_keep_every_call_of_their_port() -> None:
     metrics.pending_removals(4)
     metrics.track(ready=lambda: True, queued=lambda: 5)
     assert fake.events == {"pod_upserted": 1}
-    assert (fake.rejected, fake.unchanged, fake.written, fake.removed) == (1, 2, 3, 1)
+    assert (fake.rejected, fake.unchanged, fake.written, fake.removed) == ({"not_json": 1}, 2, 3, 1)
     assert fake.errors == {"ENOSPC": 1}
     assert (fake.delays, fake.pending) == ([0.5], 4)
     assert fake.ready()

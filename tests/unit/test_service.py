@@ -110,7 +110,7 @@ def test_invalid_objects_are_counted_and_the_next_event_still_lands(
     fake_cluster.emit(events.PodUpserted({"metadata": {"namespace": "..", "name": "x", "uid": "u"}}))
     fake_cluster.emit(events.PodUpserted(podfactory.pod()))
     wait_for((tmp_path / "meta" / "shop_web-0.meta").exists, what="the valid pod's file")
-    assert metric(container, "pod_meta_exporter_rejected_objects_total") == 1
+    assert metric(container, "pod_meta_exporter_rejected_objects_total", reason="invalid_name") == 1
     assert [path.name for path in (tmp_path / "meta").iterdir()] == ["shop_web-0.meta"]
 
 

@@ -31,7 +31,7 @@ def test_the_service_records_events_files_failures_and_delays() -> None:
     clock.advance(0.25)
     service.step(clock.now())
     assert metrics.events == {"pods_resynced": 1, "pod_upserted": 2}
-    assert metrics.rejected == 1
+    assert metrics.rejected == {"invalid_name": 1}
     assert metrics.errors == {"ENOSPC": 2}
     assert metrics.written == 0
     assert metrics.delays == [0.25, 0.25, 0.25]
@@ -57,7 +57,7 @@ def test_the_service_records_events_files_failures_and_delays() -> None:
 def test_the_prometheus_metrics_record_what_the_service_records() -> None:
     metrics = Metrics()
     metrics.event_handled("pod_deleted")
-    metrics.object_rejected()
+    metrics.object_rejected("invalid_name")
     metrics.files_unchanged(3)
     metrics.files_written(2)
     metrics.files_removed(1)
@@ -70,7 +70,7 @@ def test_the_prometheus_metrics_record_what_the_service_records() -> None:
         return metrics.registry.get_sample_value(f"pod_meta_exporter_{name}", labels)
 
     assert sample("events_total", type="pod_deleted") == 1
-    assert sample("rejected_objects_total") == 1
+    assert sample("rejected_objects_total", reason="invalid_name") == 1
     assert sample("files_unchanged_total") == 3
     assert sample("files_written_total") == 2
     assert sample("files_removed_total") == 1

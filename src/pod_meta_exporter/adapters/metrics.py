@@ -31,7 +31,8 @@ class Metrics:
         self._events = Counter(f"{PREFIX}_events", "Cluster events handled, by type.", ["type"], registry=r)
         self._rejected = Counter(
             f"{PREFIX}_rejected_objects",
-            "API objects refused for an invalid name or missing metadata.",
+            "API objects refused, alone, by reason: invalid_name, invalid_object, not_json.",
+            ["reason"],
             registry=r,
         )
         self._files_written = Counter(f"{PREFIX}_files_written", "Metadata files written.", registry=r)
@@ -101,8 +102,8 @@ class Metrics:
     def event_handled(self, kind: str) -> None:
         self._events.labels(kind).inc()
 
-    def object_rejected(self) -> None:
-        self._rejected.inc()
+    def object_rejected(self, reason: str) -> None:
+        self._rejected.labels(reason).inc()
 
     def files_unchanged(self, count: int) -> None:
         self._files_unchanged.inc(count)
@@ -132,7 +133,7 @@ class FakeMetrics:
 
     def __init__(self) -> None:
         self.events: Tally[str] = Tally()  # by kind
-        self.rejected = 0
+        self.rejected: Tally[str] = Tally()  # by reason
         self.unchanged = 0
         self.written = 0
         self.removed = 0
@@ -145,8 +146,8 @@ class FakeMetrics:
     def event_handled(self, kind: str) -> None:
         self.events[kind] += 1
 
-    def object_rejected(self) -> None:
-        self.rejected += 1
+    def object_rejected(self, reason: str) -> None:
+        self.rejected[reason] += 1
 
     def files_unchanged(self, count: int) -> None:
         self.unchanged += count

@@ -11,7 +11,7 @@ from typing import Any, assert_never
 
 from pod_meta_exporter.domain import containers, events, names
 from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
-from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
+from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile, Unencodable
 from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelection
 
 # The digest of a file found on disk at start-up, whose content the core never saw.
@@ -240,6 +240,7 @@ class MetaDirectory:
     def _upsert_pod(self, obj: events.ApiObject) -> int:
         key, uid = _pod_identity(obj)
         pod = self._pods.get(key)
+        content = self._render(obj, pod.runtime if pod is not None and pod.uid == uid else {})
         unchanged = 0
         if pod is None:
             unchanged += self._add_pod(key, uid=uid)
@@ -252,19 +253,22 @@ class MetaDirectory:
                 pod.runtime = {}
             pod.uid, pod.expires = uid, None
         self._interest = None
-        return unchanged + self._want(key.filename, self._pod_document(key, obj))
+        self._keep(key, obj)
+        return unchanged + self._want(key.filename, content)
 
     def _delete_pod(self, obj: events.ApiObject, *, now: float) -> int:
         key, uid = _pod_identity(obj)
         pod = self._pods.get(key)
         if pod is not None and pod.uid not in (None, uid):
             return 0  # an older pod of the same name: its deletion must not touch the newer file
+        content = self._render(obj, pod.runtime if pod is not None else {})
         unchanged = 0
         if pod is None:
             unchanged += self._add_pod(key, uid=uid)
         retain = pod is None or pod.expires is None or pod.uid is None
         self._pods[key].uid = uid
-        unchanged += self._want(key.filename, self._pod_document(key, obj))
+        self._keep(key, obj)
+        unchanged += self._want(key.filename, content)
         if retain:
             self._retain(key, until=now + self.retention)
         return unchanged
@@ -277,7 +281,8 @@ class MetaDirectory:
             outcome = self._guard(self._upsert_pod, obj)
             rejections.extend(outcome.rejections)
             unchanged += outcome.unchanged
-            if not outcome.rejections:
+            if _identified(outcome):
+                # A pod whose new state cannot be written is still there: it keeps its file.
                 listed.add(_pod_identity(obj)[0])
         for key, pod in self._pods.items():
             if pod.expires is None and key not in listed:
@@ -327,13 +332,23 @@ class MetaDirectory:
         known = pod.runtime.get(fact.name)
         if known is not None and known.restart_count > fact.restart_count:
             return 0
+        content = self._render(pod.api, {**pod.runtime, fact.name: fact})
         pod.runtime[fact.name] = fact
-        return self._want(key.filename, self._pod_document(key, pod.api))
+        self._keep(key, pod.api)
+        return self._want(key.filename, content)
 
-    def _pod_document(self, key: names.PodKey, obj: events.ApiObject) -> bytes:
-        """The pod's document, with the runtime's facts where the API has none yet."""
+    def _render(self, obj: events.ApiObject, facts: dict[str, containers.RuntimeContainer]) -> bytes:
+        """The pod's document, with the runtime's facts where the API has none yet. Rendered before
+        any state changes, so that an object it refuses (Unencodable) changes nothing."""
+        if self.container_runtime:
+            obj = containers.overlay(obj, facts)
+        return self.documents.pod_document(obj)
+
+    def _keep(self, key: names.PodKey, obj: events.ApiObject) -> None:
+        """With the runtime source: the object, to render again when a fact arrives, and whether the
+        pod awaits a container."""
         if not self.container_runtime:
-            return self.documents.pod_document(obj)
+            return
         pod = self._pods[key]
         pod.api = obj
         if pod.expires is None and containers.awaits_containers(obj, pod.runtime):
@@ -341,7 +356,6 @@ class MetaDirectory:
         else:
             self._awaited.discard(key)
         self._interest = None
-        return self.documents.pod_document(containers.overlay(obj, pod.runtime))
 
     # -- namespaces -----------------------------------------------------------------------
 
@@ -365,9 +379,9 @@ class MetaDirectory:
         listed: set[str] = set()
         rejections: list[Rejection] = []
         for obj in namespaces:
-            rejected = self._guard(self._upsert_namespace, obj).rejections
-            rejections.extend(rejected)
-            if not rejected:
+            outcome = self._guard(self._upsert_namespace, obj)
+            rejections.extend(outcome.rejections)
+            if _identified(outcome):
                 listed.add(_namespace_name(obj))
         self._deleted_namespaces.update(set(self._namespace_docs) - listed)
         # Every namespace file is refreshed here once more, so it is counted here, and once.
@@ -406,9 +420,25 @@ class MetaDirectory:
 
     @staticmethod
     def _guard(apply: Callable[[events.ApiObject], int], obj: events.ApiObject) -> Outcome:
-        """Apply one object, which counts the files it found unchanged; refuse an invalid one."""
+        """Apply one object, which counts the files it found unchanged; refuse an invalid one alone."""
         try:
             unchanged = apply(obj)
-        except (InvalidObject, names.InvalidName) as error:
-            return Outcome(rejections=(Rejection(str(error)),))
+        except names.InvalidName as error:
+            return Outcome(rejections=(Rejection(str(error), "invalid_name"),))
+        except InvalidObject as error:
+            return Outcome(rejections=(Rejection(str(error), "invalid_object"),))
+        except Unencodable as error:
+            return Outcome(rejections=(Rejection(f"{_described(obj)}: {error}", "not_json"),))
         return Outcome(unchanged=unchanged)
+
+
+def _identified(outcome: Outcome) -> bool:
+    """The object was taken, or refused only for a value that cannot be written: its identity holds."""
+    return all(rejection.kind == "not_json" for rejection in outcome.rejections)
+
+
+def _described(obj: events.ApiObject) -> str:
+    """`pod <namespace>/<name>` or `namespace <name>`, of an object whose identity is valid."""
+    metadata = _metadata(obj)
+    namespace = metadata.get("namespace")
+    return f"pod {namespace}/{metadata.get('name')}" if namespace else f"namespace {metadata.get('name')}"

@@ -62,9 +62,26 @@ def _select(value: Any, selection: Any) -> Any:
     return {key: _select(item, selection[key]) for key, item in value.items() if key in selection}
 
 
+class Unencodable(ValueError):
+    """An object holds a value that strict JSON cannot: NaN or an infinity (which Python's json
+    reads and writes by default, but Fluent Bit refuses), a lone surrogate, or no JSON type at all."""
+
+
 def encode(document: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON, keys in the order given (never sorted)."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON, keys in the order given (never sorted); Unencodable if strict JSON cannot
+    hold a value, so that one bad object is refused alone and no file is ever written invalid."""
+    try:
+        return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError as error:
+        msg = f"a string holds a lone surrogate at position {error.start}"
+        raise Unencodable(msg) from None
+    except ValueError as error:
+        if "Out of range float" in str(error):
+            msg = "a number is NaN or infinite, which JSON cannot hold"
+            raise Unencodable(msg) from None
+        raise Unencodable(str(error)) from None
+    except (TypeError, RecursionError) as error:
+        raise Unencodable(str(error)) from None
 
 
 class DocumentProfile(enum.Enum):

@@ -77,8 +77,8 @@ class ServiceMetrics(Protocol):
         """One cluster event of this kind was handled: pod_upserted, pods_resynced, ..."""
         ...
 
-    def object_rejected(self) -> None:
-        """An API object was refused for an invalid name or missing metadata."""
+    def object_rejected(self, reason: str) -> None:
+        """An API object was refused: invalid_name, invalid_object or not_json (Rejection.kind)."""
         ...
 
     def files_unchanged(self, count: int) -> None:

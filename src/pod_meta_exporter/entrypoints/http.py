@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,7 +24,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             ok = self.server.alive()
-            self._reply(200 if ok else 503, b"ok\n" if ok else b"main loop stopped\n")
+            self._reply(200 if ok else 503, b"ok\n" if ok else b"main loop stopped or stuck\n")
         elif path == "/readyz":
             ok = self.server.ready()
             self._reply(
@@ -56,6 +57,9 @@ class HealthServer(http.server.ThreadingHTTPServer):
         ready: Callable[[], bool],
         alive: Callable[[], bool],
     ) -> None:
+        # An IPv6 address ([::] or [::1] in --listen) needs an IPv6 socket; [::] takes IPv4 too,
+        # as Linux's default (net.ipv6.bindv6only=0) makes it dual-stack.
+        self.address_family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
         super().__init__(listen, _Handler)
         self.registry = registry
         self.ready = ready

@@ -31,6 +31,13 @@ INBOX_SIZE = 1024
 _BATCH = 256
 # How often a cluster thread blocked on a full inbox looks whether the service stopped.
 _EMIT_POLL_SECONDS = 0.1
+# The main loop turns at least this often, even with nothing to do, so that a heartbeat older than
+# LIVENESS_BOUND means it is stuck (a write that hangs on a dead disk), not idle.
+IDLE_TURN_SECONDS = 5.0
+# /healthz fails once the loop has not turned for this long. A turn handles at most 256 events and
+# their writes, milliseconds on tmpfs; deploy/'s liveness probe then restarts the container after
+# its failureThreshold (3) x periodSeconds (10): stuck for 30 + 30 s.
+LIVENESS_BOUND = 30.0
 
 
 class Stopping(Exception):
@@ -71,6 +78,7 @@ class Service:
         metrics: ServiceMetrics,
         runtime: ContainerRuntime | None = None,
         inbox_size: int = INBOX_SIZE,
+        liveness_bound: float = LIVENESS_BOUND,
     ) -> None:
         self.directory = directory
         self.cluster = cluster
@@ -84,6 +92,9 @@ class Service:
         self._running = threading.Event()
         self._synced = False
         self._interest: RuntimeInterest | None = None  # what the runtime was last told to follow
+        self._liveness_bound = liveness_bound
+        self._idle_turn = min(IDLE_TURN_SECONDS, liveness_bound / 3)
+        self._turned = clock.now()  # the heartbeat: when the main loop last began a turn
         metrics.track(ready=self.ready, queued=self.queued)
 
     def ready(self) -> bool:
@@ -91,7 +102,8 @@ class Service:
         return self.directory.synced and self.cluster.is_live()
 
     def alive(self) -> bool:
-        return self._running.is_set()
+        """The main loop runs and has turned within the liveness bound."""
+        return self._running.is_set() and self.clock.now() - self._turned <= self._liveness_bound
 
     def queued(self) -> int:
         """Events (and stop requests) in the inbox."""
@@ -105,8 +117,10 @@ class Service:
         self.begin()
         try:
             while True:
+                self._turned = self.clock.now()
                 wake = self.directory.next_wakeup()
-                timeout = None if wake is None else max(0.0, wake - self.clock.now())
+                idle = self._idle_turn if wake is None else max(0.0, wake - self._turned)
+                timeout = min(idle, self._idle_turn)
                 # The batch is emptied by _step(): no reference to an event (it may be a whole
                 # list) outlives its handling while this loop waits for the next.
                 try:
@@ -122,6 +136,7 @@ class Service:
     def begin(self) -> None:
         """Adopt the files found, and start the cluster's events."""
         present = list(self.store.names())
+        self._turned = self.clock.now()
         self.directory.adopt(present, now=self.clock.now())
         log.info("adopted %d files left in the directory; each is kept for the retention", len(present))
         self._running.set()
@@ -134,6 +149,7 @@ class Service:
     def step(self, now: float) -> int | None:
         """Handle what the inbox holds, without waiting, and apply what is due at `now`; the exit
         status once a stop request or the end of the events was taken, else None."""
+        self._turned = self.clock.now()
         return self._step(now, [])
 
     def end(self) -> None:
@@ -144,14 +160,16 @@ class Service:
             self.runtime.close()  # after: its thread may wait in emit() for a slot, until it sees that
 
     def _emit(self, event: events.ClusterEvent) -> None:
-        """Called from the cluster's threads: waits for a slot in the inbox."""
+        """Called from the cluster's threads: waits for a slot in the inbox. The event's time to its
+        file counts from here, so a wait for a slot counts too."""
+        read = self.clock.now()
         while not self._slots.acquire(timeout=_EMIT_POLL_SECONDS):
             if self._stopping:
                 raise Stopping
         if self._stopping:
             self._slots.release()
             raise Stopping
-        self._inbox.put(_Received(event, self.clock.now()))
+        self._inbox.put(_Received(event, read))
 
     def _step(self, now: float, batch: list[object]) -> int | None:
         while len(batch) < _BATCH:
@@ -192,8 +210,13 @@ class Service:
         outcome = self.directory.handle(event, now=self.clock.now())
         self.metrics.files_unchanged(outcome.unchanged)
         for rejection in outcome.rejections:
-            self.metrics.object_rejected()
-            log.warning("rejected an object: %s", rejection.reason)
+            self.metrics.object_rejected(rejection.kind)
+            log.warning(
+                "rejected an object (%s): %s; every other object is written",
+                rejection.kind,
+                rejection.reason,
+                extra={"reason": rejection.kind},
+            )
 
     def _reconcile(self, now: float) -> None:
         applied = apply_due(self.directory, self.store, now=now)

@@ -24,9 +24,14 @@ class Endpoint:
 
     server: str  # https://host:port, or http:// to a loopback proxy
     source: str  # where this came from, for error messages
-    ca_file: Path | None = None  # None: the system's trust store
+    ca_file: Path | None = None  # None: the system's trust store (or ca_data)
     client_cert: Path | None = None
     client_key: Path | None = None
+    # A kubeconfig's *-data fields (and an exec plugin's certificate), held in memory only: they
+    # never stay on disk, not even in a temporary file.
+    ca_data: bytes | None = None
+    client_cert_data: bytes | None = None
+    client_key_data: bytes | None = None
     tls_server_name: str | None = None
     # The Authorization header's value, asked for at each request, so that a rotated token or an
     # exec plugin's refreshed one is used from the next request on; None sends none.

@@ -7,6 +7,8 @@ optional dependency (the `kubeconfig` extra) that the container image does not i
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,14 +34,25 @@ def endpoint(source: str) -> Endpoint:
         raise ConfigError(msg) from exc
 
     configuration = client.Configuration()
-    try:
-        # persist_config=False: the loader would otherwise write refreshed tokens into the file.
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=source, client_configuration=configuration, persist_config=False
-        )
-    except Exception as exc:  # the loader raises ConfigException, YAML and key errors alike
-        msg = f"kubeconfig {source}: {_one_line(exc)}"
-        raise ConfigError(msg) from exc
+    # The loader writes a kubeconfig's certificate-authority-data, client-certificate-data and
+    # client-key-data (and an exec plugin's certificate) to temporary files, and removes them only
+    # at a clean exit. Here they go to a private directory, in memory where /dev/shm is, and are
+    # read back and removed before this returns: no key stays on disk, even after a SIGKILL.
+    with tempfile.TemporaryDirectory(prefix="pod-meta-exporter-kubeconfig-", dir=_memory_dir()) as private:
+        try:
+            # persist_config=False: the loader would otherwise write refreshed tokens into the file.
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=source,
+                client_configuration=configuration,
+                persist_config=False,
+                temp_file_path=private,
+            )
+        except Exception as exc:  # the loader raises ConfigException, YAML and key errors alike
+            msg = f"kubeconfig {source}: {_one_line(exc)}"
+            raise ConfigError(msg) from exc
+        ca_file, ca_data = _file_or_data(configuration.ssl_ca_cert, private)
+        cert_file, cert_data = _file_or_data(configuration.cert_file, private)
+        key_file, key_data = _file_or_data(configuration.key_file, private)
     if not configuration.verify_ssl:
         msg = (
             f"kubeconfig {source}: the cluster sets insecure-skip-tls-verify; TLS must be verified, "
@@ -52,9 +65,12 @@ def endpoint(source: str) -> Endpoint:
     return Endpoint(
         server=configuration.host,
         source=f"kubeconfig {source}",
-        ca_file=_path(configuration.ssl_ca_cert),
-        client_cert=_path(configuration.cert_file),
-        client_key=_path(configuration.key_file),
+        ca_file=ca_file,
+        client_cert=cert_file,
+        client_key=key_file,
+        ca_data=ca_data,
+        client_cert_data=cert_data,
+        client_key_data=key_data,
         tls_server_name=configuration.tls_server_name or None,
         authorization=lambda: _authorization(configuration),
     )
@@ -66,8 +82,20 @@ def _authorization(configuration: client.Configuration) -> str | None:
     return value
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
+def _file_or_data(value: str | None, private: str) -> tuple[Path | None, bytes | None]:
+    """A file the user named stays a path; one the loader wrote into `private` is read into memory."""
+    if not value:
+        return None, None
+    path = Path(value)
+    if path.parent == Path(private):
+        return None, path.read_bytes()
+    return path, None
+
+
+def _memory_dir() -> str | None:
+    """/dev/shm where it is writable (a tmpfs on Linux), else the system's temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,12 +8,23 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 _READ_SIZE = 64 * 1024
+# The longest watch line read: etcd refuses objects over 1.5 MiB (its --max-request-bytes), and an
+# event's JSON, escaped and wrapped, stays well under 8 MiB. A longer line is a broken server or
+# proxy, and must not grow this buffer without bound.
+MAX_LINE = 8 * 1024 * 1024
 
 
 class Readable(Protocol):
     def read1(self, amt: int | None = None) -> bytes:
         """Whatever is available, at most amt bytes, blocking only until some arrive; b"" at the end."""
         ...
+
+
+class LineTooLong(Exception):
+    """A line grew past the bound without a newline."""
+
+    def __init__(self, size: int, bound: int) -> None:
+        super().__init__(f"a watch line passed {bound} bytes ({size} read) without ending")
 
 
 class TruncatedStream(Exception):
@@ -24,8 +35,9 @@ class TruncatedStream(Exception):
         self.pending = pending
 
 
-def iter_lines(response: Readable) -> Iterator[bytes]:
-    """Yield each newline-terminated line (without the newline), skipping blank ones.
+def iter_lines(response: Readable, *, max_line: int = MAX_LINE) -> Iterator[bytes]:
+    """Yield each newline-terminated line (without the newline), skipping blank ones; LineTooLong
+    once a line passes `max_line` bytes.
 
     read1() returns as soon as any bytes arrive, so each event is seen when the server flushes
     it; read(amt) would wait for amt bytes and stall a quiet watch. A line may span many reads.
@@ -41,5 +53,7 @@ def iter_lines(response: Readable) -> Iterator[bytes]:
                 yield line
             start = searched = end + 1
         del buffer[:start]
+        if len(buffer) > max_line:
+            raise LineTooLong(len(buffer), max_line)
     if buffer.strip():
         raise TruncatedStream(len(buffer))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import ssl
 from typing import TYPE_CHECKING, Protocol
@@ -11,7 +13,7 @@ from urllib.parse import urlencode
 import urllib3
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from pod_meta_exporter.adapters.kubernetes.endpoint import Endpoint
 
@@ -122,9 +124,29 @@ class HttpTransport:
 
 
 def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(endpoint.ca_file) if endpoint.ca_file else None)
+    context = ssl.create_default_context(
+        cafile=str(endpoint.ca_file) if endpoint.ca_file else None,
+        cadata=endpoint.ca_data.decode() if endpoint.ca_data else None,
+    )
     if endpoint.client_cert is not None:
         context.load_cert_chain(
             str(endpoint.client_cert), str(endpoint.client_key) if endpoint.client_key else None
         )
+    elif endpoint.client_cert_data is not None:
+        with contextlib.ExitStack() as files:
+            cert = files.enter_context(_in_memory(endpoint.client_cert_data))
+            key = endpoint.client_key_data and files.enter_context(_in_memory(endpoint.client_key_data))
+            context.load_cert_chain(cert, key or None)
     return context
+
+
+@contextlib.contextmanager
+def _in_memory(data: bytes) -> Iterator[str]:
+    """A path to `data` that never reaches a disk: an anonymous memory file (memfd), which
+    load_cert_chain reads by its /proc path, and which is gone once closed."""
+    descriptor = os.memfd_create("pod-meta-exporter-tls", os.MFD_CLOEXEC)
+    try:
+        os.write(descriptor, data)
+        yield f"/proc/self/fd/{descriptor}"
+    finally:
+        os.close(descriptor)

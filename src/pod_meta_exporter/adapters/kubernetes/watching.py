@@ -114,10 +114,13 @@ class Watcher:
         started = time.monotonic()
         with self._stop.holding(response):
             events = lines.iter_lines(response)
-            if stream:
-                self._stream_initial(events)
-            self._connected()
-            received = self._read(events)
+            try:
+                if stream:
+                    self._stream_initial(events)
+                self._connected()
+                received = self._read(events)
+            except lines.LineTooLong as exc:
+                raise failures.StreamFailure(failures.Failure("line_too_long", str(exc))) from exc
         if received == 0 and not stream and time.monotonic() - started < _SHORT_WATCH_SECONDS:
             raise failures.StreamFailure(failures.Failure("short_watch", "the watch ended at once, empty"))
         self._progressed()
@@ -212,6 +215,7 @@ class Watcher:
                     self._progressed()
         except lines.TruncatedStream as exc:
             raise failures.StreamFailure(failures.Failure("truncated_stream", str(exc))) from exc
+
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             detail = f"no event and no bookmark for {self._settings.inactivity_timeout:g}s"
             raise failures.StreamFailure(failures.Failure("inactive_watch", detail)) from exc
@@ -322,7 +326,12 @@ class Watcher:
 
 
 def decode(line: bytes) -> tuple[str, dict[str, Any]]:
-    """One watch line as (type, object), raw JSON as served; StreamFailure if it is not an event."""
+    """One watch line as (type, object), raw JSON as served; StreamFailure if it is not an event.
+
+    NaN and Infinity, which the API server never sends but a broken proxy might, are read as
+    Python's json reads them: the one object holding them is then refused alone when the core
+    encodes it (strictly). Refusing the line would fail the watch, and the same event would come
+    back at every watch after it, so that no other pod's file would change again."""
     try:
         event = json.loads(line)
     except ValueError as exc:
