@@ -222,3 +222,18 @@ def test_with_a_selection_both_profiles_still_give_the_same_records_carrying_exa
 def _expected_map(served: dict[str, str] | None, kept: dict[str, str]) -> dict[str, str] | None:
     """What is kept; a map emptied by the selection is left out (None), one served empty stays {}."""
     return kept or ({} if served == {} else None)
+
+
+def test_a_value_strict_json_cannot_hold_is_refused_with_what_it_is() -> None:
+    from pod_meta_exporter.domain.documents import Unencodable, encode
+
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    with pytest.raises(Unencodable, match="NaN or infinite"):
+        encode({"a": float("inf")})
+    with pytest.raises(Unencodable, match="lone surrogate at position 7"):
+        encode({"a": "x\ud800"})
+    with pytest.raises(Unencodable, match="Circular reference"):
+        encode(circular)
+    with pytest.raises(Unencodable, match="not JSON serializable"):
+        encode({"a": object()})
