@@ -54,17 +54,20 @@ class Call:
     resource_version: str
 
 
-Answer = list[bytes] | ApiError
+Answer = list[bytes] | ApiError | OSError
 
 
 @dataclass
 class FakeListWatch:
-    """Each call takes the next answer scripted for its kind: the body's lines, or an ApiError to
-    raise. When a kind's script runs out, `exhausted` is called (a test sets the stop token there)
-    and the call fails."""
+    """Each call takes the next answer scripted for its kind: the body's lines, or an ApiError or
+    OSError (ConnectionRefusedError...) to raise. When a kind's script runs out, `exhausted` is
+    called (a test sets the stop token there) and the call fails. `clock` stamps each call in
+    `times`."""
 
     exhausted: Callable[[], None]
+    clock: Callable[[], float] = lambda: 0.0
     calls: list[Call] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     _script: dict[str, deque[Answer]] = field(default_factory=dict)
 
     def script(self, kind: str, *answers: Answer) -> None:
@@ -80,13 +83,14 @@ class FakeListWatch:
 
     def _answer(self, call: Call) -> MemoryResponse:
         self.calls.append(call)
+        self.times.append(self.clock())
         script = self._script.get(call.kind)
         if not script:
             self.exhausted()
             msg = f"no {call.kind} scripted"
             raise ConnectionResetError(msg)
         answer = script.popleft()
-        if isinstance(answer, ApiError):
+        if isinstance(answer, ApiError | OSError):
             raise answer
         return MemoryResponse(answer)
 

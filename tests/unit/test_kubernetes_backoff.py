@@ -1,4 +1,4 @@
-"""Backoff (full jitter, capped) and WatchSettings validation."""
+"""BackoffManager (client-go's reflector spacing) and WatchSettings validation."""
 
 from __future__ import annotations
 
@@ -6,29 +6,42 @@ import random
 
 import pytest
 
+from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.kubernetes import WatchSettings
-from pod_meta_exporter.adapters.kubernetes.backoff import Backoff
+from pod_meta_exporter.adapters.kubernetes.backoff import BackoffManager
 from pod_meta_exporter.adapters.kubernetes.settings import BOOKMARK_PERIOD
 
 
-def test_delays_are_full_jitter_under_a_doubling_ceiling_up_to_the_cap() -> None:
-    backoff = Backoff(first=1.0, cap=30.0, rng=random.Random(3))
-
-    delays = [backoff.next_delay() for _ in range(200)]
-
-    ceilings = [min(30.0, 2.0**n) for n in range(200)]
-    assert all(0.0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    assert max(delays[10:]) > 15.0  # the jitter spans the whole range up to the cap
+def manager(clock: FakeClock) -> BackoffManager:
+    return BackoffManager(first=0.8, cap=30.0, reset_after=120.0, rng=random.Random(3), clock=clock.now)
 
 
-def test_reset_starts_again_from_the_first_delay() -> None:
-    backoff = Backoff(first=1.0, cap=30.0, rng=random.Random(3))
-    for _ in range(10):
+def test_each_delay_is_the_doubling_step_up_to_the_cap_plus_up_to_as_much_again_of_jitter() -> None:
+    clock = FakeClock()
+    backoff = manager(clock)
+
+    delays = []
+    for _ in range(60):
+        delays.append(backoff.next_delay())
+        clock.advance(delays[-1])  # a failure right after each wait: never calm for two minutes
+
+    steps = [min(30.0, 0.8 * 2**n) for n in range(60)]
+    assert all(s <= d <= 2 * s for d, s in zip(delays, steps, strict=True))
+    assert min(delays[6:]) >= 30.0, "full after six steps, and never below the cap again"
+    assert max(delays) > 45.0  # the jitter spans up to twice the step
+
+
+def test_progress_does_not_reset_it_only_two_calm_minutes_do() -> None:
+    clock = FakeClock()
+    backoff = manager(clock)
+    for _ in range(8):
         backoff.next_delay()
+        clock.advance(1.0)  # each failure cut short: the watch made progress, briefly
 
-    backoff.reset()
-
-    assert backoff.next_delay() <= 1.0
+    clock.advance(118.0)
+    assert backoff.next_delay() >= 30.0, "119 s since a delay was asked: still full"
+    clock.advance(121.0)
+    assert backoff.next_delay() <= 1.6, "two calm minutes: from the first step again"
 
 
 def test_settings_defaults_give_up_a_watch_silent_for_two_and_a_half_bookmark_periods() -> None:

@@ -219,27 +219,24 @@ def test_410_in_the_stream_lists_again_and_resyncs(
     wait_for(running.cluster.is_live)
 
 
-class MaxJitter(random.Random):
-    """Always the longest delay the backoff allows, so a wait that should not happen shows."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
-
-
-def test_a_410_right_after_an_outage_relists_at_once_without_the_outages_backoff(
+def test_after_a_410_the_sync_waits_its_turn_in_the_backoff_as_client_gos_reflector_does(
     stub: KubeStub, start: Callable[..., Running]
 ) -> None:
     stub.lists("pods", Listing([A], "10"), Listing([B], "30"))
     stub.watches(
         "pods", Failing(500, "InternalError"), Failing(503, "ServiceUnavailable"), Stream((expired("10"),))
     )
-    running = start(settings=dataclasses.replace(FAST, backoff_first=0.25, backoff_cap=30.0), rng=MaxJitter())
+    running = start(settings=dataclasses.replace(FAST, backoff_first=0.25, backoff_cap=30.0))
 
     running.wait_for_events(2)
-    expiring_watch = stub.requests_to("pods", watch=True)[2]
+    watches = stub.requests_to("pods", watch=True)
     relist = stub.requests_to("pods", watch=False)[1]
-    # Two failed watches grew the backoff to 1s; the relist after the 410 must not wait for it.
-    assert relist.at - expiring_watch.at < 0.5
+    # The 500 and the 503 were watched again without a list, after 0.25 s and 0.5 s at least; the
+    # 410 ended the watch, and the next sync came after the third step, 1 s at least.
+    assert len(stub.requests_to("pods", watch=False)) == 2
+    assert watches[1].at - watches[0].at >= 0.25
+    assert watches[2].at - watches[1].at >= 0.5
+    assert relist.at - watches[2].at >= 1.0
 
 
 def test_410_on_the_watch_request_lists_again(
@@ -307,17 +304,11 @@ def test_malformed_json_breaks_the_stream_and_the_watch_resumes_from_the_last_go
         (Failing(500), "http_500"),
         (Failing(503, "ServiceUnavailable"), "http_503"),
         (Failing(429, "TooManyRequests"), "http_429"),
-        (Failing(401, "Unauthorized"), "http_401"),
-        (
-            Failing(403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:x:y" cannot watch'),
-            "http_403",
-        ),
         (Stream((Event("ERROR", status(500, "InternalError", "etcd went away")),)), "http_500"),
-        (Stream(), "short_watch"),
     ],
-    ids=["500", "503", "429", "401", "403", "error-event", "empty-watch"],
+    ids=["500", "503", "429", "error-event"],
 )
-def test_a_failed_watch_backs_off_and_watches_again_from_the_same_version(
+def test_a_watch_refused_by_an_overloaded_server_is_watched_again_from_the_same_version_without_a_list(
     stub: KubeStub,
     start: Callable[..., Running],
     metrics: Metrics,
@@ -337,6 +328,44 @@ def test_a_failed_watch_backs_off_and_watches_again_from_the_same_version(
     assert stub.versions("pods", watch=True) == ["10", "10", "11"]
     assert count(metrics, "api_errors", resource="pods", reason=reason) == 1
     assert count(metrics, "relists", resource="pods") == 1
+    [failure] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert reason in failure.getMessage()
+    assert "watching again from its resourceVersion" in failure.getMessage()
+    assert "\n" not in failure.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Failing(401, "Unauthorized"), "http_401"),
+        (
+            Failing(403, "Forbidden", 'pods is forbidden: User "system:serviceaccount:x:y" cannot watch'),
+            "http_403",
+        ),
+        (Stream(), "short_watch"),
+    ],
+    ids=["401", "403", "empty-watch"],
+)
+def test_any_other_failed_watch_ends_the_sync_and_the_next_one_lists_from_the_last_version_after_the_backoff(
+    stub: KubeStub,
+    start: Callable[..., Running],
+    metrics: Metrics,
+    *,
+    caplog: pytest.LogCaptureFixture,
+    reply: Failing | Stream,
+    reason: str,
+) -> None:
+    stub.lists("pods", Listing([A], "10"), Listing([A, C], "11"))
+    stub.watches("pods", reply, Stream((added(pod("d", "12")),)))
+    running = start()
+
+    events = running.wait_for_events(3)
+
+    assert events == [PodsResynced((A,)), PodsResynced((A, C)), PodUpserted(pod("d", "12"))]
+    assert stub.versions("pods", watch=False) == ["0", "10"]
+    assert stub.versions("pods", watch=True)[:2] == ["10", "11"]
+    assert count(metrics, "api_errors", resource="pods", reason=reason) == 1
+    assert count(metrics, "relists", resource="pods") == 2
     [failure] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert reason in failure.getMessage()
     assert "\n" not in failure.getMessage()

@@ -25,6 +25,30 @@ class Failure:
 
     reason: str
     detail: str
+    retry_after: float | None = None  # the server's Retry-After, in seconds
+
+    @property
+    def watch_again(self) -> bool:
+        """A watch that failed so is watched again from its resourceVersion, after the backoff,
+        without a sync: the server is overloaded or restarting (connection refused, 429, 5xx), or
+        the stream broke, and what was read up to it is still current (client-go's
+        isWatchErrorRetriable, with 5xx and broken streams added)."""
+        return self.reason in _WATCH_AGAIN or (
+            self.reason.startswith("http_5") and len(self.reason) == len("http_500")
+        )
+
+
+_WATCH_AGAIN = frozenset(
+    {
+        "connection_refused",
+        "http_429",
+        "truncated_stream",
+        "malformed_json",
+        "connection_reset",
+        "connection_broken",
+        "inactive_watch",
+    }
+)
 
 
 class StreamFailure(Exception):
@@ -104,7 +128,8 @@ def classify(exc: BaseException) -> Failure:
 
 def _api_failure(exc: ApiError) -> Failure:
     hint = _HINTS.get(exc.status)
-    return Failure(f"http_{exc.status}", one_line(f"{exc}" + (f" ({hint})" if hint else "")))
+    detail = one_line(f"{exc}" + (f" ({hint})" if hint else ""))
+    return Failure(f"http_{exc.status}", detail, exc.retry_after)
 
 
 def _innermost(exc: BaseException) -> BaseException:

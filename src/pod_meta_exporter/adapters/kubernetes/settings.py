@@ -25,14 +25,23 @@ class WatchSettings:
     # (5 to 10 minutes), so thousands of nodes restarted together do not re-watch in lockstep.
     watch_timeout_min: int = 300
     watch_timeout_max: int = 600
-    # Reconnect backoff: full jitter over first * 2**attempt, capped at client-go's 30 s.
-    backoff_first: float = 1.0
+    # The spacing of syncs and re-watches, client-go's reflector's (backoff.BackoffManager): from
+    # 0.8 s doubling to 30 s, each with up to as much again of jitter, starting over only after
+    # two minutes without a delay.
+    backoff_first: float = 0.8
     backoff_cap: float = 30.0
+    backoff_reset: float = 120.0
     # Stream the initial state in a watch (WatchList, KEP-3157) before falling back to a LIST.
     watch_list: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "inactivity_timeout", "backoff_first", "backoff_cap"):
+        for name in (
+            "connect_timeout",
+            "inactivity_timeout",
+            "backoff_first",
+            "backoff_cap",
+            "backoff_reset",
+        ):
             if not getattr(self, name) > 0:
                 msg = f"{name} must be positive, got {getattr(self, name)!r}"
                 raise ValueError(msg)

@@ -45,7 +45,13 @@ class ApiError(Exception):
     """The API server answered with an error status; its Status reason and message if it sent one."""
 
     def __init__(
-        self, status: int, *, reason: str = "", message: str = "", causes: tuple[str, ...] = ()
+        self,
+        status: int,
+        *,
+        reason: str = "",
+        message: str = "",
+        causes: tuple[str, ...] = (),
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(
             f"HTTP {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else "")
@@ -54,17 +60,32 @@ class ApiError(Exception):
         self.reason = reason
         self.message = message
         self.causes = causes  # the reasons of the Status's details.causes
+        self.retry_after = retry_after  # seconds, from a 429's or 503's Retry-After header
 
     @classmethod
-    def from_body(cls, status: int, body: bytes) -> ApiError:
+    def from_body(cls, status: int, body: bytes, *, retry_after: str | None = None) -> ApiError:
+        seconds = _seconds(retry_after)
         try:
             document = json.loads(body)
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            return cls(status)
+            return cls(status, retry_after=seconds)
         reason, message = document.get("reason") or "", document.get("message") or ""
-        return cls(status, reason=str(reason), message=str(message), causes=causes_of(document))
+        return cls(
+            status, reason=str(reason), message=str(message), causes=causes_of(document), retry_after=seconds
+        )
+
+
+# A Retry-After beyond this is a misconfigured server, not a reason to stop watching for an hour.
+MAX_RETRY_AFTER = 300.0
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in delay-seconds, the form the API server sends (HTTP dates are not honoured)."""
+    if retry_after is None or not retry_after.strip().isdigit():
+        return None
+    return min(float(retry_after.strip()), MAX_RETRY_AFTER)
 
 
 def causes_of(status: dict[str, object]) -> tuple[str, ...]:
@@ -117,7 +138,7 @@ class HttpTransport:
             body = response.read(_ERROR_BODY_LIMIT)
         finally:
             response.release_conn()
-        raise ApiError.from_body(response.status, body)
+        raise ApiError.from_body(response.status, body, retry_after=response.headers.get("Retry-After"))
 
     def close(self) -> None:
         self._pool.clear()

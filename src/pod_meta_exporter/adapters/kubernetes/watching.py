@@ -38,10 +38,16 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 class Watcher:
     """The list/watch loop of one resource, run by one thread until the stop token is set.
 
-    In three layers, after kopf: run() goes on forever with backoff; _session() makes one request,
-    a watch that first streams the current state (WatchList), or a list and then a watch, keeping
-    the resourceVersion current from every event and bookmark; lines.iter_lines() reads the stream
-    under the transport's inactivity timeout. The state reaches the core as one resync event.
+    Read top-down, as client-go's reflector: run() runs _list_and_watch() forever, spaced by the
+    backoff manager (wait.BackoffUntil: even a sync that went well waits its turn). Each
+    _list_and_watch() syncs the whole state once, streamed in a watch (WatchList) or, if the server
+    refuses that, listed for this sync only, and then watches from it. A watch that ends cleanly is
+    watched again at once; one refused or cut by an overloaded or restarting server (connection
+    refused, 429, 5xx, a broken stream) is watched again after the backoff, or the server's
+    Retry-After, from the same resourceVersion without a sync. Anything else, a 410 included, ends
+    the _list_and_watch(), and the next one syncs again after the backoff. _session() is one
+    request; lines.iter_lines() reads it under the transport's inactivity timeout. The state reaches
+    the core as one resync event.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class Watcher:
         rng: random.Random,
         stop: StopToken,
         emit: Callable[[ClusterEvent], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.resource = resource
         self.live = False
@@ -64,10 +71,18 @@ class Watcher:
         self._rng = rng
         self._stop = stop
         self._emit = emit
-        self._backoff = backoff.Backoff(first=settings.backoff_first, cap=settings.backoff_cap, rng=rng)
+        self._clock = clock
+        self._backoff = backoff.BackoffManager(
+            first=settings.backoff_first,
+            cap=settings.backoff_cap,
+            reset_after=settings.backoff_reset,
+            rng=rng,
+            clock=clock,
+        )
         self.versions = Versions()
-        # None until the server shows whether it streams the initial state; then for good.
-        self.watch_list: bool | None = None if settings.watch_list else False
+        # Whether the last sync streamed the state; None before the first.
+        self.watch_list: bool | None = None
+        self.syncs = 0  # lists and streams started, for the pacing's tests and figures
         self._needs_sync = True
         self._sync_version: str | None = None  # that of the list or stream under way
         self._failures = 0  # in a row, since a watch last made progress
@@ -78,40 +93,59 @@ class Watcher:
     def run(self) -> None:
         """Until the stop token is set; never raises."""
         while not self._stop.is_set():
+            failure = self._list_and_watch()
+            if self._stop.is_set():
+                break
+            delay = self._delay(failure)
+            if failure is not None:
+                self._report(failure, delay, then="syncing again")
+            self._stop.wait(delay)
+        self.live = False
+        log.debug("%s: watch stopped", self.resource.name, extra=self._extra())
+
+    def _list_and_watch(self) -> failures.Failure | None:
+        """One sync, then watches from it until one fails in a way that a new watch cannot mend:
+        what ended it (None once stopped)."""
+        self._needs_sync = True
+        stream = self._settings.watch_list  # refused, it is listed for this sync only
+        while not self._stop.is_set():
             try:
-                self._session()
-            except failures.Expired as exc:
-                if self._stop.is_set():
-                    break
-                self._expired(str(exc))
+                self._session(stream=stream and self._needs_sync)
             except failures.WatchListUnsupported as exc:
                 if self._stop.is_set():
                     break
-                self.watch_list = False
+                stream = False
                 log.info(
-                    "%s: the API server does not stream the initial state (%s); listing instead, from now on",
+                    "%s: the API server does not stream the initial state (%s); listing it for this sync",
                     self.resource.name,
                     exc,
                     extra=self._extra(),
                 )
+            except failures.Expired as exc:
+                return None if self._stop.is_set() else self._expired(str(exc))
             except Exception as exc:  # the stream must come back, whatever broke it
                 if self._stop.is_set():  # includes Stopped, and reads cut short by the token
                     break
-                self._failed(failures.classify(exc))
-        self.live = False
-        log.debug("%s: watch stopped", self.resource.name, extra=self._extra())
+                failure = self._failed(failures.classify(exc))
+                if self._needs_sync or not failure.watch_again:
+                    return failure
+                delay = self._delay(failure)
+                self._report(failure, delay, then="watching again from its resourceVersion")
+                self._stop.wait(delay)
+        return None
 
     # -- one request --------------------------------------------------------------------------
 
-    def _session(self) -> None:
-        stream = self._needs_sync and self.watch_list is not False
+    def _session(self, *, stream: bool) -> None:
+        """One request: a watch, which first streams the state if `stream`, after a list if a sync
+        is due and it does not; returns when the watch ends cleanly."""
         if self._needs_sync and not stream:
             self._list()
         if self._watched:
             self._metrics.watch_restarts.labels(self.resource.name).inc()
         self._watched = True
         response = self._open(stream=stream)
-        started = time.monotonic()
+        started = self._clock()
         with self._stop.holding(response):
             events = lines.iter_lines(response)
             try:
@@ -121,9 +155,8 @@ class Watcher:
                 received = self._read(events)
             except lines.LineTooLong as exc:
                 raise failures.StreamFailure(failures.Failure("line_too_long", str(exc))) from exc
-        if received == 0 and not stream and time.monotonic() - started < _SHORT_WATCH_SECONDS:
+        if received == 0 and not stream and self._clock() - started < _SHORT_WATCH_SECONDS:
             raise failures.StreamFailure(failures.Failure("short_watch", "the watch ended at once, empty"))
-        self._progressed()
         log.debug(
             "%s: watch ended after %d lines; watching again from resourceVersion %s",
             self.resource.name,
@@ -136,6 +169,7 @@ class Watcher:
         timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
         version = self.versions.for_stream() if stream else self.versions.last
         self._sync_version = version if stream else None
+        self.syncs += stream
         try:
             return self._listwatch.watch(
                 resource_version=version, timeout_seconds=timeout, send_initial_events=stream
@@ -150,6 +184,7 @@ class Watcher:
     def _list(self) -> None:
         version = self.versions.for_list()
         self._sync_version = version
+        self.syncs += 1
         try:
             response = self._listwatch.list(resource_version=version)
         except ApiError as exc:
@@ -180,7 +215,6 @@ class Watcher:
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
             rv = _resource_version(obj)
             if kind == "BOOKMARK" and annotations.get(INITIAL_EVENTS_END) == "true" and rv:
-                self.watch_list = True
                 self._synced(tuple(collected), rv, how="streamed")
                 return
             msg = f"a {kind} event came before the end of the initial events"
@@ -193,6 +227,7 @@ class Watcher:
         self._metrics.relists.labels(self.resource.name).inc()
         self._metrics.saw_event()
         self._emit(self.resource.resynced(items))
+        self.watch_list = how == "streamed"
         self.versions.synced(rv)
         self._needs_sync = False
         self._sync_version = None
@@ -211,8 +246,6 @@ class Watcher:
             for line in events:
                 self._handle(line)
                 received += 1
-                if received == 1:
-                    self._progressed()
         except lines.TruncatedStream as exc:
             raise failures.StreamFailure(failures.Failure("truncated_stream", str(exc))) from exc
 
@@ -259,6 +292,7 @@ class Watcher:
             log.debug("%s: watching again from resourceVersion %s", self.resource.name, self.versions.last)
             return
         self.live = True
+        self._failures = 0
         if self._outage_since is None:
             log.info(
                 "%s: watch connected at resourceVersion %s",
@@ -277,38 +311,44 @@ class Watcher:
             extra=self._extra(outage_seconds=round(seconds, 3)),
         )
 
-    def _progressed(self) -> None:
-        self._failures = 0
-        self._backoff.reset()
-
-    def _failed(self, failure: failures.Failure) -> None:
+    def _failed(self, failure: failures.Failure) -> failures.Failure:
+        """Count the failure; the watch is not live until it connects again."""
         self.live = False
         self._failures += 1
         self._metrics.api_errors.labels(self.resource.name, failure.reason).inc()
         if self._outage_since is None:
             self._outage_since = time.monotonic()
+        return failure
+
+    def _delay(self, failure: failures.Failure | None) -> float:
+        """The backoff manager's next delay, or the server's Retry-After if that is longer."""
         delay = self._backoff.next_delay()
+        if failure is not None and failure.retry_after is not None:
+            return max(delay, failure.retry_after)
+        return delay
+
+    def _report(self, failure: failures.Failure, delay: float, *, then: str) -> None:
         log.warning(
-            "%s: %s failed (%s): %s; retrying in %.2fs",
+            "%s: %s failed (%s): %s; %s in %.2fs",
             self.resource.name,
             "watch" if self._sync_version is None else "sync",
             failure.reason,
             failure.detail,
+            then,
             delay,
             extra=self._extra(
                 reason=failure.reason, failures=self._failures, retry_in_seconds=round(delay, 3)
             ),
         )
-        self._stop.wait(delay)
 
-    def _expired(self, detail: str) -> None:
-        """A version the server cannot serve: after a watch's, sync again from it (relist.py); after
-        a list's or stream's, sync at once with a consistent read, unless that was one already."""
+    def _expired(self, detail: str) -> failures.Failure | None:
+        """A version the server cannot serve: after a watch's, the next sync starts from it
+        (relist.py); after a list's or stream's, with a consistent read, unless that was one
+        already, which is a failure."""
         self.live = False
         asked = self._sync_version
         if asked == "":
-            self._failed(failures.Failure("expired", detail))  # nothing fresher to ask for: back off
-            return
+            return self._failed(failures.Failure("expired", detail))
         self._sync_version = None
         log.info(
             "%s: resourceVersion %s cannot be served (%s); syncing again",
@@ -319,7 +359,7 @@ class Watcher:
         )
         if asked is not None:
             self.versions.refused()
-        self._needs_sync = True
+        return None
 
     def _extra(self, **fields: object) -> dict[str, object]:
         return {"resource": self.resource.name, "resource_version": self.versions.last, **fields}
