@@ -16,7 +16,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 # This file is the one description of the pipeline; noxfile.py runs these targets in its own venvs
 # (VENV=<the session's venv>) and for other Python versions.
-.PHONY: test demo lint typecheck unit process integration controlplane node node-runtime build image bench e2e clean
+.PHONY: test demo lint typecheck unit process integration controlplane node node-runtime build image bench bench-fleet e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,10 @@ $(BIN)/.installed-e2e: $(BIN)/.installed
 
 bench: $(BIN)/.installed controlplane node-runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The fleet alone (about 10 minutes): 100 exporters against one API server; prints its table.
+bench-fleet: $(BIN)/.installed controlplane
+	$(BIN)/python bench/run.py --only fleet $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dist build .coverage .mypy_cache .ruff_cache .pytest_cache demo-meta

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import apicost
+import fleetproxy
 import latency
 import memory
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import fleet
     import image
     from support.control_plane import Binaries
 
@@ -741,5 +743,71 @@ for that container: {mismatches["runtime"]} differences with the runtime source,
 {cpu["api_alone"]:.2f} s from the API alone, {cpu["with_runtime"]:.2f} s with the runtime source;
 VmRSS {mib(rss["api_alone"])} and {mib(rss["with_runtime"])} (grpcio and protobuf are imported only
 with the flag).
+"""
+    return rows, section
+
+
+def fleet_section(result: fleet.Result) -> tuple[list[Row], str]:
+    nodes = result.nodes
+    rows = []
+    lines = [
+        "| situation | seconds | requests per node (per minute) | at the proxy, by kind (refused there) | "
+        "served by the API server | API server CPU, peak RSS | exporters converged | most requests of "
+        "one exporter (client-go's pacing allows) |",
+        "| --- | ---: | ---: | --- | --- | --- | --- | ---: |",
+    ]
+    for scenario in result.scenarios:
+        total = sum(scenario.asked.values())
+        kinds: dict[str, list[int]] = {}
+        for (kind, refused), count in sorted(scenario.asked.items()):
+            kinds.setdefault(kind, [0, 0])[refused] += count
+        asked = ", ".join(f"{kind} {a + r}" + (f" ({r})" if r else "") for kind, (a, r) in kinds.items())
+        served = ", ".join(f"{verb} {count}" for verb, count in sorted(scenario.served.items())) or "none"
+        converge = sorted(scenario.converge)
+        settled = (
+            f"median {statistics.median(converge):.1f} s, all in {converge[-1]:.1f} s"
+            if len(converge) > 1
+            else f"all ready {converge[0]:.1f} s later"
+        )
+        most = max(scenario.per_exporter, default=0)
+        bound = f" ({scenario.bound})" if scenario.bound is not None else ""
+        lines.append(
+            f"| {scenario.name} | {scenario.seconds:.0f} | {total / nodes:.2f} "
+            f"({scenario.requests_per_node_per_minute(nodes):.2f}) | {asked} | {served} | "
+            f"{scenario.apiserver_cpu:.1f} s, {mib(scenario.apiserver_peak_rss_kib)} | {settled} | "
+            f"{most:.0f}{bound} |"
+        )
+        rows.append(
+            Row(
+                "8 fleet",
+                f"{scenario.name}: requests per node (most of one exporter)",
+                f"{total / nodes:.2f} ({most:.0f})",
+                f"<= client-go's {scenario.bound}" if scenario.bound is not None else "",
+                None if scenario.bound is None else most <= scenario.bound,
+            )
+        )
+    pods_per_node = result.pods // nodes
+    section = f"""## 8. A fleet
+
+`bench/fleet.py` (`make bench-fleet`): {nodes} exporters, each on a node of its own, in
+in-cluster mode as separate processes (this 2-core machine holds {nodes}: {mib(max(result.exporter_rss_kib))}
+of RSS each at most), with {result.pods:,} pods spread over the nodes ({pods_per_node} each; created in
+{result.create_seconds:.0f} s), against one real kube-apiserver. They reach it through a proxy
+(`bench/fleetproxy.py`) that counts every request by exporter, and for the last two situations
+cuts every open watch and then answers every watch with 410, or every request with 429 and
+`Retry-After: {fleetproxy.RETRY_AFTER}`, for the stated time. "Served" counts the requests in the
+API server's audit log; the proxy's refusals never reach it. A situation lasts until every
+exporter is ready again; client-go's pacing is the most requests a reflector makes in that time if
+each fails (delays of at least 0.8 s doubling to 30 s, or the Retry-After).
+
+{chr(10).join(lines)}
+
+What Fluent Bit's kubernetes filter alone would ask instead (its source, `flb_kube.c`: one GET of
+the pod on a cache miss, the cache kept for `kube_meta_cache_ttl`): at a Fluent Bit (re)start, one
+GET per pod that logs, {pods_per_node} per node and {result.pods:,} for the fleet at once; then,
+with the deployed TTL of 10 s, one GET per pod every 10 s for as long as it logs,
+{pods_per_node * 6:,} per node per minute; with the default TTL of 0, one per new pod. The
+exporter asks one streamed watch per node at a start, and on a quiet node one watch per 5 to 10
+minutes (section 4).
 """
     return rows, section

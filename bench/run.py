@@ -1,5 +1,5 @@
 """The benchmarks: pipeline throughput, event-to-file latency, memory, API cost, idle CPU, the image,
-and container facts at Fluent Bit's first read on a loaded node.
+container facts at Fluent Bit's first read on a loaded node, and a fleet of 100 exporters.
 
 Prints a summary table and, after a full run, writes bench/RESULTS.md. A figure never fails the run;
 a benchmark that cannot run (an error, or no control plane) is reported and the exit status is 1.
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import apicost
+import fleet
 import image
 import latency
 import memory
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-BENCHMARKS = ("pipeline", "latency", "memory", "api", "image", "node")
+BENCHMARKS = ("pipeline", "latency", "memory", "api", "image", "node", "fleet")
 RESULTS = HERE / "RESULTS.md"
 NO_CONTROL_PLANE = "no kube-apiserver/etcd: run `make controlplane` (needs Go)"
 
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0912 - one branch per benchmark
     args = _parser().parse_args()
     selected = tuple(args.only) if args.only else BENCHMARKS
     full = not args.quick and selected == BENCHMARKS
@@ -71,7 +72,7 @@ def main() -> int:
     command = shlex.join([_relative(Path(sys.executable)), _relative(Path(sys.argv[0])), *sys.argv[1:]])
     started = time.monotonic()
     binaries = None
-    if set(selected) - {"pipeline", "image"}:
+    if set(selected) - {"pipeline", "image", "node"}:
         try:
             binaries = control_plane.ensure_binaries()
         except control_plane.ControlPlaneError as error:
@@ -106,6 +107,10 @@ def main() -> int:
             _guard(result, "image", lambda: _image(result))
         if "node" in selected:
             _guard(result, "node", lambda: _node(result))
+        if "fleet" in selected:
+            _guard(
+                result, "fleet", lambda: _fleet(result, binaries=binaries, workdir=workdir, quick=args.quick)
+            )
     finally:
         if args.keep_workdir:
             print(f"kept {workdir}", file=sys.stderr)
@@ -205,6 +210,20 @@ def _image(result: report.Report) -> None:
 def _node(result: report.Report) -> None:
     _say("7. container facts on a loaded node: the node tier's load mode (a real kubelet; root)")
     result.add(*report.node_section(nodeload.run()))
+
+
+def _fleet(
+    result: report.Report, *, binaries: control_plane.Binaries | None, workdir: Path, quick: bool
+) -> None:
+    if binaries is None:
+        raise RuntimeError(NO_CONTROL_PLANE)
+    nodes, pods, window = (20, 4_000, 20.0) if quick else (fleet.NODES, fleet.PODS, fleet.WINDOW)
+    _say(f"8. fleet: {nodes} exporters, {pods:,} pods; cold start, API server restart, 410s and 429s")
+    result.add(
+        *report.fleet_section(
+            fleet.run(binaries, workdir=workdir / "fleet", nodes=nodes, pods=pods, window=window)
+        )
+    )
 
 
 def _say(message: str) -> None:

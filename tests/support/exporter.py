@@ -134,6 +134,15 @@ class Exporter:
                 break
         return self
 
+    @staticmethod
+    def start_all(exporters: Sequence[Exporter], *, timeout: float = 300.0) -> None:
+        """Start them all at once, as a DaemonSet rollout does, and wait until each serves HTTP.
+        From the calling thread: each is killed when the thread that started it ends."""
+        for exporter in exporters:
+            exporter._spawn()
+        for exporter in exporters:
+            wait_for(exporter._serving, timeout=timeout, interval=0.1, what=f"{exporter.name} to serve HTTP")
+
     def _spawn(self) -> None:
         self.port = free_port()
         interpreter = [sys.executable, *self.python_flags] if self.python_flags else []

@@ -16,7 +16,7 @@ import pytest
 from pod_meta_exporter.adapters.clock import FakeClock, SystemClock
 from pod_meta_exporter.adapters.cluster import FakeCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
-from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.adapters.metrics import FakeMetrics, Metrics
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
@@ -100,6 +100,32 @@ def test_a_full_inbox_makes_emit_wait_until_the_loop_takes_events(clock: FakeClo
     third.join(timeout=2)
     assert not third.is_alive()
     assert service.queued() == 1
+
+
+def test_an_events_time_to_its_file_counts_its_wait_for_a_slot_in_the_inbox(clock: FakeClock) -> None:
+    cluster = FakeCluster()
+    metrics = FakeMetrics()
+    service = Service(
+        directory=MetaDirectory(retention=60.0),
+        cluster=cluster,
+        store=MemoryStore(),
+        clock=clock,
+        metrics=metrics,
+        inbox_size=1,
+    )
+    service.begin()
+    cluster.emit(events.PodsResynced(()))
+    waiting = threading.Thread(target=cluster.emit, args=(events.PodUpserted(podfactory.pod("a")),))
+    waiting.start()
+    wait_for(waiting.is_alive, what="emit waiting for a slot")
+    time.sleep(0.2)  # the second event is read off the watch at 0 on the fake clock, and waits
+
+    clock.advance(5.0)
+    service.step(clock.now())
+    waiting.join(timeout=2)
+    service.step(clock.now())
+
+    assert metrics.delays == [5.0, 5.0], "the wait for a slot is part of the event's time to its file"
 
 
 class SlowStore(MemoryStore):
