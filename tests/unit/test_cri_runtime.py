@@ -97,7 +97,7 @@ def test_each_container_is_handed_on_once_and_a_restart_is_found_by_the_slow_pol
 
     server.add(container(3, restart_count=1, state=api_pb2.CONTAINER_RUNNING))
 
-    (event,) = source.facts(1, timeout=3)
+    (event,) = source.facts(1, timeout=10)
     assert event.container.restart_count == 1
     assert "running" in event.container.state
     with pytest.raises(queue.Empty):
@@ -107,12 +107,12 @@ def test_each_container_is_handed_on_once_and_a_restart_is_found_by_the_slow_pol
 def test_nothing_is_asked_while_no_pod_is_followed_and_often_while_one_awaits_a_container(
     server: CriServer, source: Source
 ) -> None:
-    wait_for(lambda: server.calls["Version"] == 1, what="the version asked")
+    wait_for(lambda: server.calls["Version"] >= 1, what="the version asked")
     threading.Event().wait(0.5)
     assert server.calls["ListContainers"] == 0
 
     source.runtime.follow(RuntimeInterest(live=frozenset({UID}), awaited=frozenset({UID})))
-    wait_for(lambda: server.calls["ListContainers"] >= 10, timeout=5, what="the fast poll")
+    wait_for(lambda: server.calls["ListContainers"] >= 10, timeout=10, what="the fast poll")
 
     source.runtime.follow(RuntimeInterest(live=frozenset({UID})))
     threading.Event().wait(0.2)
@@ -292,7 +292,7 @@ def test_a_pod_that_starts_awaiting_a_container_is_looked_for_at_once_whatever_t
         source.runtime.follow(RuntimeInterest(live=frozenset({"running-pod"})))
         source.runtime.start(source.emitted.put)
         try:
-            wait_for(lambda: server.calls["ListContainers"] == 1, what="the first sweep")
+            wait_for(lambda: server.calls["ListContainers"] >= 1, what="the first sweep")
             server.add(container(9))
 
             source.runtime.follow(

@@ -225,7 +225,10 @@ class CriRuntime:
                         self._announce(event.container_id, event.pod_sandbox_status.metadata.uid)
             except grpc.RpcError as error:
                 if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-                    self.streaming, self._next_sweep = False, 0.0
+                    self.streaming = False
+                    with self._lock:
+                        if self._awaited_since:  # polled slowly while the stream was assumed
+                            self._next_sweep = 0.0
                     self._wake.set()
                     log.info("the runtime has no container events (containerd before 1.7): polling it")
                     return
