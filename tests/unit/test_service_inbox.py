@@ -102,6 +102,17 @@ def test_a_full_inbox_makes_emit_wait_until_the_loop_takes_events(clock: FakeClo
     assert service.queued() == 1
 
 
+class StampingClock:
+    """The fake clock, and an event set once something read it."""
+
+    def __init__(self, clock: FakeClock, *, stamped: threading.Event) -> None:
+        self._clock, self._stamped = clock, stamped
+
+    def now(self) -> float:
+        self._stamped.set()
+        return self._clock.now()
+
+
 def test_an_events_time_to_its_file_counts_its_wait_for_a_slot_in_the_inbox(clock: FakeClock) -> None:
     cluster = FakeCluster()
     metrics = FakeMetrics()
@@ -115,10 +126,12 @@ def test_an_events_time_to_its_file_counts_its_wait_for_a_slot_in_the_inbox(cloc
     )
     service.begin()
     cluster.emit(events.PodsResynced(()))
+    read = threading.Event()
+    service.clock = StampingClock(clock, stamped=read)
     waiting = threading.Thread(target=cluster.emit, args=(events.PodUpserted(podfactory.pod("a")),))
     waiting.start()
-    wait_for(waiting.is_alive, what="emit waiting for a slot")
-    time.sleep(0.2)  # the second event is read off the watch at 0 on the fake clock, and waits
+    assert read.wait(timeout=10), "emit read the clock"  # at 0; then it waits for a slot
+    service.clock = clock
 
     clock.advance(5.0)
     service.step(clock.now())
