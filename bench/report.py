@@ -597,8 +597,8 @@ utime + stime of the exporter (`/proc/<pid>/stat`, in {1000 / CLOCK_TICKS:.0f} m
 quiet window of benchmark 4 (synced, {apicost.PODS} pods, nothing changing, nobody scraping it):
 {cpu}. That is {result.idle_cpu_percent:.3f}% of one core on average and
 {result.idle_cpu_percent_max_window:.3f}% in the busiest window. The process sleeps in blocking
-reads: the main loop waits on its queue without a timeout when no retention is pending, and the
-watch thread wakes for a bookmark about once a minute.
+reads: the main loop waits on its queue, turning every 5 s for its liveness heartbeat when no
+retention is pending, and the watch thread wakes for a bookmark about once a minute.
 """
     return rows, section
 
