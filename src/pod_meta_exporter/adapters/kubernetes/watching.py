@@ -82,7 +82,6 @@ class Watcher:
         self.versions = Versions()
         # Whether the last sync streamed the state; None before the first.
         self.watch_list: bool | None = None
-        self.syncs = 0  # lists and streams started, for the pacing's tests and figures
         self._needs_sync = True
         self._sync_version: str | None = None  # that of the list or stream under way
         self._failures = 0  # in a row, since a watch last made progress
@@ -169,7 +168,6 @@ class Watcher:
         timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
         version = self.versions.for_stream() if stream else self.versions.last
         self._sync_version = version if stream else None
-        self.syncs += stream
         try:
             return self._listwatch.watch(
                 resource_version=version, timeout_seconds=timeout, send_initial_events=stream
@@ -184,7 +182,6 @@ class Watcher:
     def _list(self) -> None:
         version = self.versions.for_list()
         self._sync_version = version
-        self.syncs += 1
         try:
             response = self._listwatch.list(resource_version=version)
         except ApiError as exc:
