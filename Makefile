@@ -93,7 +93,7 @@ $(BIN)/.installed-e2e: $(BIN)/.installed
 bench: $(BIN)/.installed controlplane node-runtime
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# The fleet alone (about 10 minutes): 100 exporters against one API server; prints its table.
+# The fleet alone (about 6 minutes): 100 exporters against one API server; prints its table.
 bench-fleet: $(BIN)/.installed controlplane
 	$(BIN)/python bench/run.py --only fleet $(BENCH_ARGS)
 
