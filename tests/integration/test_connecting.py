@@ -66,7 +66,7 @@ def test_in_a_pod_the_exporter_imports_neither_the_official_client_nor_grpc_and_
     assert "pod_meta_exporter.adapters.kubernetes.incluster" in imported
     assert "pod_meta_exporter.adapters.kubernetes.transport" in imported
     assert sorted(m for m in imported if m == "kubernetes" or m.startswith("kubernetes.")) == []
-    # Without --cri-endpoint, the container runtime's client costs nothing (25 MiB with it).
+    # Without --cri-endpoint, the container runtime's client costs nothing (about 20 MiB with it).
     heavy = ("grpc", "google.protobuf", "pod_meta_exporter.adapters.cri")
     assert sorted(m for m in imported if m in heavy or m.startswith(tuple(f"{h}." for h in heavy))) == []
 

@@ -51,7 +51,8 @@ def _runtime_on(settings: Settings) -> bool:
 def _container_runtime(*, settings: Settings, metrics: Metrics) -> ContainerRuntime | None:
     if settings.cri_endpoint is None:
         return None
-    # Imported here so that the default process never pays for grpcio and protobuf (25 MiB).
+    # Imported here so that the default process never pays for grpcio and protobuf: about 20 MiB
+    # of RSS (bench/RESULTS.md, section 7).
     from pod_meta_exporter.adapters.cri import runtime
 
     return runtime.CriRuntime(endpoint=settings.cri_endpoint, metrics=metrics)
