@@ -15,7 +15,7 @@ from pod_meta_exporter.adapters.cri import api_pb2, conversion
 from pod_meta_exporter.adapters.cri.runtime import CriRuntime
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain import events
-from pod_meta_exporter.domain.directory import RuntimeInterest
+from pod_meta_exporter.domain.containers import RuntimeInterest
 from support.cri_server import Container, CriServer
 from support.waiting import wait_for
 

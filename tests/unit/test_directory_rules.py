@@ -11,8 +11,9 @@ from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.actions import RemoveFile, WriteFile
-from pod_meta_exporter.domain.directory import MetaDirectory, RetryPolicy
+from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.domain.retries import RetryBackoff
 from pod_meta_exporter.service.reconcile import apply_due
 from support import podfactory
 
@@ -283,7 +284,7 @@ def test_an_invalid_namespace_object_is_rejected() -> None:
 
 def test_a_failed_write_is_retried_with_growing_delays_and_nothing_is_lost() -> None:
     node = Node()
-    node.core = MetaDirectory(retention=RETENTION, retry=RetryPolicy(first=1.0, cap=4.0))
+    node.core = MetaDirectory(retention=RETENTION, retry=RetryBackoff(first=1.0, cap=4.0))
     node.store.fail["shop_web-0.meta"] = OSError(28, "No space left on device")
     node.send(events.PodUpserted(podfactory.pod()))
     retries = []

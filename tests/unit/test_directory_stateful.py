@@ -14,14 +14,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events, names
-from pod_meta_exporter.domain.directory import MetaDirectory, RetryPolicy
+from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
+from pod_meta_exporter.domain.retries import RetryBackoff
 from pod_meta_exporter.service.reconcile import Applied, apply_due
 from support import podfactory
 
 RETENTION = 30.0
 # A cap well under the retention, so that a retry is often the first thing to wake up for.
-RETRY = RetryPolicy(first=1.0, cap=4.0)
+RETRY = RetryBackoff(first=1.0, cap=4.0)
 NAMESPACES = ("shop", "ops")
 POD_NAMES = ("web-0", "web-1", "job-x")
 KEYS = [names.PodKey(namespace, name) for namespace in NAMESPACES for name in POD_NAMES]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import containers, events
-from pod_meta_exporter.domain.containers import RuntimeContainer
-from pod_meta_exporter.domain.directory import MetaDirectory, RuntimeInterest
+from pod_meta_exporter.domain.containers import RuntimeContainer, RuntimeInterest
+from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.service.reconcile import apply_due
 from support import podfactory

@@ -19,14 +19,3 @@ class RemoveFile:
 
 
 Action = WriteFile | RemoveFile
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An event, or one object of it, that the core refused, and why."""
-
-    reason: str
-    """One line naming the object and what is wrong with it."""
-    kind: str = "invalid_object"
-    """For the metric: invalid_name, invalid_object (no metadata, no uid), or not_json (a value
-    that strict JSON cannot hold, such as NaN or a lone surrogate)."""

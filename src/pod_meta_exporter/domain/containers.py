@@ -19,6 +19,16 @@ _LISTS = (("containers", "containerStatuses"), ("initContainers", "initContainer
 
 
 @dataclass(frozen=True, slots=True)
+class RuntimeInterest:
+    """The pods whose containers the runtime is asked about: all live ones, and often those awaited."""
+
+    live: frozenset[str] = frozenset()
+    """The uids of the live pods."""
+    awaited: frozenset[str] = frozenset()
+    """The uids of the live pods with a container of their spec not yet seen, by the API or the runtime."""
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeContainer:
     """One container as the runtime reports it, in the values the kubelet will put in its status."""
 

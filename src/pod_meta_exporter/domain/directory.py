@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from pod_meta_exporter.domain import containers, events, names
-from pod_meta_exporter.domain.actions import Action, Rejection, RemoveFile, WriteFile
+from pod_meta_exporter.domain.actions import Action, RemoveFile, WriteFile
+from pod_meta_exporter.domain.containers import RuntimeInterest
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile, Unencodable
 from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelection
+from pod_meta_exporter.domain.outcomes import Outcome, Rejection
+from pod_meta_exporter.domain.retention import RetentionClock
+from pod_meta_exporter.domain.retries import RetryBackoff, WriteRetries
 
+_RETRY = RetryBackoff()
 # The digest of a file found on disk at start-up, whose content the core never saw.
 _UNKNOWN = b""
 
@@ -54,38 +58,10 @@ def _namespace_name(namespace: object) -> str:
 @dataclass(slots=True)
 class _Pod:
     uid: str | None  # None: adopted from disk at start-up, uid unknown
-    expires: float | None  # None: live; else when its retention ends
     # Kept only with the container runtime as a source: the object as the API last served it, to
     # render again when a runtime fact arrives, and the newest fact for each container name.
     api: events.ApiObject | None = None
     runtime: dict[str, containers.RuntimeContainer] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeInterest:
-    """The pods whose containers the runtime is asked about: all live ones, and often those awaited."""
-
-    live: frozenset[str] = frozenset()
-    """The uids of the live pods."""
-    awaited: frozenset[str] = frozenset()
-    """The uids of the live pods with a container of their spec not yet seen, by the API or the runtime."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What handling one event did besides changing the desired state."""
-
-    rejections: tuple[Rejection, ...] = ()
-    unchanged: int = 0
-    """Files whose rendered bytes equalled what the store holds, so nothing is written."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long a failed write or removal waits before the next try: doubling from first to cap."""
-
-    first: float = 1.0
-    cap: float = 30.0
 
 
 class MetaDirectory:
@@ -94,7 +70,7 @@ class MetaDirectory:
     Feed it events with handle() (or adopt() once at start) and the time with expire(), then
     apply due() through the store and report each outcome with applied() or failed().
     next_wakeup() says when expire() and due() will next have work that no event brings: an
-    ending retention or a retry.
+    ending retention (retention.py) or a retry (retries.py).
     """
 
     def __init__(
@@ -105,26 +81,20 @@ class MetaDirectory:
         metadata: MetadataSelection = DEFAULT_SELECTION,
         namespace_metadata: bool = False,
         container_runtime: bool = False,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryBackoff = _RETRY,
     ) -> None:
-        if retention < 0:
-            msg = f"retention must not be negative, got {retention}"
-            raise ValueError(msg)
-        self.retention = retention
+        self._retention: RetentionClock[names.PodKey] = RetentionClock(retention)
         self.documents = DocumentFormat(profile, metadata)
         self.namespace_metadata = namespace_metadata
         self.container_runtime = container_runtime
         """Whether ContainerObserved events are taken; else they are ignored and no object is kept."""
-        self._retry = retry
         self._pods: dict[names.PodKey, _Pod] = {}
         self._pods_per_namespace: Counter[str] = Counter()
         self._namespace_docs: dict[str, bytes] = {}
         self._deleted_namespaces: set[str] = set()
-        self._expiries: list[tuple[float, names.PodKey]] = []  # a heap; stale entries are skipped
         self._on_disk: dict[str, bytes] = {}  # name -> digest of what the store holds
         self._pending: dict[str, Action] = {}
-        self._failures: dict[str, tuple[int, float]] = {}  # name -> (attempts, retry at)
-        self._retained = 0
+        self._retries = WriteRetries(retry)
         self._awaited: set[names.PodKey] = set()
         self._interest: RuntimeInterest | None = RuntimeInterest()  # None: to be computed again
         self.synced = False
@@ -145,7 +115,7 @@ class MetaDirectory:
             self._on_disk[filename] = _UNKNOWN
             if isinstance(parsed, names.PodKey):
                 self._add_pod(parsed, uid=None)
-                self._retain(parsed, until=now + self.retention)
+                self._retain(parsed, now=now)
             else:
                 namespaces.add(parsed)
         for namespace in namespaces:
@@ -173,21 +143,14 @@ class MetaDirectory:
 
     def expire(self, *, now: float) -> None:
         """End every retention that is over by `now`: its pod's file is no longer wanted."""
-        while self._expiries and self._expiries[0][0] <= now:
-            expires, key = heapq.heappop(self._expiries)
-            pod = self._pods.get(key)
-            if pod is not None and pod.expires == expires:
-                self._drop_pod(key)
+        for key in self._retention.ended(now=now):
+            self._drop_pod(key)
 
     # -- outputs --------------------------------------------------------------------------
 
     def due(self, *, now: float) -> list[Action]:
         """Every action that should be applied at `now`: pending, and not waiting for a retry."""
-        return [
-            action
-            for name, action in self._pending.items()
-            if name not in self._failures or self._failures[name][1] <= now
-        ]
+        return [action for name, action in self._pending.items() if not self._retries.waiting(name, now=now)]
 
     def applied(self, action: Action) -> None:
         if isinstance(action, WriteFile):
@@ -196,34 +159,24 @@ class MetaDirectory:
             self._on_disk.pop(action.name, None)
         if self._pending.get(action.name) == action:
             del self._pending[action.name]
-            self._failures.pop(action.name, None)
+            self._retries.clear(action.name)
 
     def failed(self, action: Action, *, now: float) -> None:
         """The store could not apply the action: try it again after a growing delay."""
-        if self._pending.get(action.name) != action:
-            return
-        attempts = self._failures.get(action.name, (0, now))[0] + 1
-        delay = min(self._retry.cap, self._retry.first * 2 ** (attempts - 1))
-        self._failures[action.name] = (attempts, now + delay)
+        if self._pending.get(action.name) == action:
+            self._retries.failed(action.name, now=now)
 
     def next_wakeup(self) -> float | None:
         """The earliest time at which expire() or due() has work without a new event, or None."""
-        while self._expiries:
-            expires, key = self._expiries[0]
-            pod = self._pods.get(key)
-            if pod is not None and pod.expires == expires:
-                break
-            heapq.heappop(self._expiries)
-        times = [self._expiries[0][0]] if self._expiries else []
-        times.extend(retry_at for _, retry_at in self._failures.values())
-        return min(times, default=None)
+        times = [self._retention.next_end(), self._retries.next_try()]
+        return min((time for time in times if time is not None), default=None)
 
     def runtime_interest(self) -> RuntimeInterest:
         """Which pods the container runtime should be asked about, as of the events handled."""
         if not self.container_runtime:
             return RuntimeInterest()
         if self._interest is None:
-            live = {key: pod.uid for key, pod in self._pods.items() if pod.expires is None and pod.uid}
+            live = {key: pod.uid for key, pod in self._pods.items() if self._live(key) and pod.uid}
             self._interest = RuntimeInterest(
                 live=frozenset(live.values()),
                 awaited=frozenset(uid for key, uid in live.items() if key in self._awaited),
@@ -231,9 +184,14 @@ class MetaDirectory:
         return self._interest
 
     @property
+    def retention(self) -> float:
+        """How long a deleted pod's file is kept, in seconds."""
+        return self._retention.period
+
+    @property
     def pending_removals(self) -> int:
         """Pods whose file is kept only for its retention."""
-        return self._retained
+        return len(self._retention)
 
     # -- pods -----------------------------------------------------------------------------
 
@@ -247,11 +205,10 @@ class MetaDirectory:
         else:
             # A new uid under the same name (a StatefulSet pod recreated during its
             # predecessor's retention) takes the file over and cancels the removal.
-            if pod.expires is not None:
-                self._retained -= 1
+            self._retention.cancel(key)
             if pod.uid != uid:
                 pod.runtime = {}
-            pod.uid, pod.expires = uid, None
+            pod.uid = uid
         self._interest = None
         self._keep(key, obj)
         return unchanged + self._want(key.filename, content)
@@ -265,12 +222,12 @@ class MetaDirectory:
         unchanged = 0
         if pod is None:
             unchanged += self._add_pod(key, uid=uid)
-        retain = pod is None or pod.expires is None or pod.uid is None
+        retain = pod is None or self._live(key) or pod.uid is None
         self._pods[key].uid = uid
         self._keep(key, obj)
         unchanged += self._want(key.filename, content)
         if retain:
-            self._retain(key, until=now + self.retention)
+            self._retain(key, now=now)
         return unchanged
 
     def _resync_pods(self, pods: tuple[events.ApiObject, ...], *, now: float) -> Outcome:
@@ -281,34 +238,34 @@ class MetaDirectory:
             outcome = self._guard(self._upsert_pod, obj)
             rejections.extend(outcome.rejections)
             unchanged += outcome.unchanged
-            if _identified(outcome):
+            if outcome.identified:
                 # A pod whose new state cannot be written is still there: it keeps its file.
                 listed.add(_pod_identity(obj)[0])
-        for key, pod in self._pods.items():
-            if pod.expires is None and key not in listed:
-                # Deleted while we were not watching: it gets its full retention from now.
-                self._retain(key, until=now + self.retention)
+        for key in [key for key in self._pods if self._live(key) and key not in listed]:
+            # Deleted while we were not watching: it gets its full retention from now.
+            self._retain(key, now=now)
         self.synced = True
         return Outcome(tuple(rejections), unchanged)
 
     def _add_pod(self, key: names.PodKey, *, uid: str | None) -> int:
-        self._pods[key] = _Pod(uid=uid, expires=None)
+        self._pods[key] = _Pod(uid=uid)
         self._pods_per_namespace[key.namespace] += 1
         if self._pods_per_namespace[key.namespace] == 1:
             return self._refresh_namespace(key.namespace)
         return 0
 
-    def _retain(self, key: names.PodKey, *, until: float) -> None:
-        if self._pods[key].expires is None:
-            self._retained += 1
+    def _live(self, key: names.PodKey) -> bool:
+        """Known, and not kept only for its retention."""
+        return key in self._pods and key not in self._retention
+
+    def _retain(self, key: names.PodKey, *, now: float) -> None:
+        if self._live(key):
             self._awaited.discard(key)
             self._interest = None
-        self._pods[key].expires = until
-        heapq.heappush(self._expiries, (until, key))
+        self._retention.start(key, now=now)
 
     def _drop_pod(self, key: names.PodKey) -> None:
         del self._pods[key]
-        self._retained -= 1
         self._unwant(key.filename)
         self._pods_per_namespace[key.namespace] -= 1
         if not self._pods_per_namespace[key.namespace]:
@@ -327,7 +284,7 @@ class MetaDirectory:
             return 0
         pod = self._pods.get(key)
         # Never a pod the API has not shown live on this node, nor a fact about an older one.
-        if pod is None or pod.expires is not None or pod.uid != fact.pod_uid or pod.api is None:
+        if pod is None or not self._live(key) or pod.uid != fact.pod_uid or pod.api is None:
             return 0
         known = pod.runtime.get(fact.name)
         if known is not None and known.restart_count > fact.restart_count:
@@ -351,7 +308,7 @@ class MetaDirectory:
             return
         pod = self._pods[key]
         pod.api = obj
-        if pod.expires is None and containers.awaits_containers(obj, pod.runtime):
+        if self._live(key) and containers.awaits_containers(obj, pod.runtime):
             self._awaited.add(key)
         else:
             self._awaited.discard(key)
@@ -381,7 +338,7 @@ class MetaDirectory:
         for obj in namespaces:
             outcome = self._guard(self._upsert_namespace, obj)
             rejections.extend(outcome.rejections)
-            if _identified(outcome):
+            if outcome.identified:
                 listed.add(_namespace_name(obj))
         self._deleted_namespaces.update(set(self._namespace_docs) - listed)
         # Every namespace file is refreshed here once more, so it is counted here, and once.
@@ -404,7 +361,7 @@ class MetaDirectory:
 
     def _want(self, filename: str, content: bytes) -> int:
         """Make the file hold `content`: 1 if the store holds it already, so nothing is written."""
-        self._failures.pop(filename, None)
+        self._retries.clear(filename)
         if self._on_disk.get(filename) == _digest(content):
             self._pending.pop(filename, None)
             return 1
@@ -416,7 +373,7 @@ class MetaDirectory:
             self._pending[filename] = RemoveFile(filename)
         else:
             self._pending.pop(filename, None)
-        self._failures.pop(filename, None)
+        self._retries.clear(filename)
 
     @staticmethod
     def _guard(apply: Callable[[events.ApiObject], int], obj: events.ApiObject) -> Outcome:
@@ -430,11 +387,6 @@ class MetaDirectory:
         except Unencodable as error:
             return Outcome(rejections=(Rejection(f"{_described(obj)}: {error}", "not_json"),))
         return Outcome(unchanged=unchanged)
-
-
-def _identified(outcome: Outcome) -> bool:
-    """The object was taken, or refused only for a value that cannot be written: its identity holds."""
-    return all(rejection.kind == "not_json" for rejection in outcome.rejections)
 
 
 def _described(obj: events.ApiObject) -> str:

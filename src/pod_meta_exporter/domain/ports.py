@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from pod_meta_exporter.domain.directory import RuntimeInterest
+    from pod_meta_exporter.domain.containers import RuntimeInterest
     from pod_meta_exporter.domain.events import ClusterEvent
 
 

@@ -15,7 +15,8 @@ from pod_meta_exporter.domain.actions import RemoveFile
 from pod_meta_exporter.service.reconcile import apply_due
 
 if TYPE_CHECKING:
-    from pod_meta_exporter.domain.directory import MetaDirectory, RuntimeInterest
+    from pod_meta_exporter.domain.containers import RuntimeInterest
+    from pod_meta_exporter.domain.directory import MetaDirectory
     from pod_meta_exporter.domain.ports import Clock, Cluster, ContainerRuntime, MetaStore, ServiceMetrics
 
 log = logging.getLogger(__name__)

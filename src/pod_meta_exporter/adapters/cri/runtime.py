@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 
 from pod_meta_exporter.adapters.cri import api_pb2, conversion
 from pod_meta_exporter.domain import events
-from pod_meta_exporter.domain.directory import RuntimeInterest
+from pod_meta_exporter.domain.containers import RuntimeInterest
 
 if TYPE_CHECKING:
     from collections.abc import Callable
