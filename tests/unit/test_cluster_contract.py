@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import pytest
 
-from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.ports import Cluster
+from pod_meta_exporter.testing import FakeCluster
 from support import podfactory
 from support.kube_stub import NODE, KubeStub, Listing, Stream, added, deleted, modified, pod
 from support.waiting import wait_for

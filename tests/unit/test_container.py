@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from dependency_injector import errors, providers
 from prometheus_client import CollectorRegistry
 
-from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster
+from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.entrypoints.container import Container
 from support import pki
 from support.kube_stub import NODE, KubeStub, Listing, pod
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pod_meta_exporter.entrypoints.http import HealthServer
-    from pod_meta_exporter.service.runner import Service
+    from pod_meta_exporter.service.service import Service
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 

@@ -14,7 +14,7 @@ import pytest
 from pod_meta_exporter.adapters.cri import api_pb2, conversion
 from pod_meta_exporter.adapters.cri.runtime import CriRuntime
 from pod_meta_exporter.adapters.metrics import Metrics
-from pod_meta_exporter.domain import events
+from pod_meta_exporter.domain import events, ports
 from pod_meta_exporter.domain.containers import RuntimeInterest
 from support.cri_server import Container, CriServer
 from support.waiting import wait_for
@@ -184,7 +184,7 @@ def test_the_source_stops_when_the_service_refuses_events(server: CriServer) -> 
     source = Source(f"unix://{server.socket}")
 
     def refuse(event: events.ClusterEvent) -> None:
-        raise RuntimeError
+        raise ports.Stopped
 
     source.runtime.follow(RuntimeInterest(live=frozenset({UID})))
     source.runtime.start(refuse)

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.actions import RemoveFile, WriteFile
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.domain.retries import RetryBackoff
 from pod_meta_exporter.service.reconcile import apply_due
+from pod_meta_exporter.testing import FakeClock, MemoryStore
 from support import podfactory
 
 RETENTION = 60.0

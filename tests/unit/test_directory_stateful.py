@@ -11,13 +11,12 @@ import hypothesis.strategies as st
 from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events, names
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentFormat, DocumentProfile
 from pod_meta_exporter.domain.retries import RetryBackoff
 from pod_meta_exporter.service.reconcile import Applied, apply_due
+from pod_meta_exporter.testing import FakeClock, MemoryStore
 from support import podfactory
 
 RETENTION = 30.0

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.kubernetes import WatchSettings
 from pod_meta_exporter.adapters.kubernetes.backoff import BackoffManager
 from pod_meta_exporter.adapters.kubernetes.settings import BOOKMARK_PERIOD
+from pod_meta_exporter.testing import FakeClock
 
 
 def manager(clock: FakeClock) -> BackoffManager:

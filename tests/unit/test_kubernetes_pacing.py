@@ -7,12 +7,12 @@ import itertools
 import random
 from typing import TYPE_CHECKING
 
-from pod_meta_exporter.adapters.clock import FakeClock
 from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
 from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
 from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.documents import DocumentProfile
+from pod_meta_exporter.testing import FakeClock
 from support.listwatch_fake import Answer, Call, FakeListWatch, event, listing
 
 if TYPE_CHECKING:

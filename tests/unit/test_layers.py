@@ -16,8 +16,8 @@ CONTRACTS: list[dict[str, Any]] = tomllib.loads((PACKAGE.parents[1] / "pyproject
 ]["contracts"]
 
 
-def contract(kind: str) -> dict[str, Any]:
-    (found,) = (c for c in CONTRACTS if c["type"] == kind)
+def contract(kind: str, *, about: str = "") -> dict[str, Any]:
+    (found,) = (c for c in CONTRACTS if c["type"] == kind and about in c["name"])
     return found
 
 
@@ -52,7 +52,7 @@ def modules_under(package: str) -> list[Path]:
 
 
 def test_the_domain_imports_no_io_no_framework_and_no_outer_layer() -> None:
-    forbidden = contract("forbidden")
+    forbidden = contract("forbidden", about="domain")
     (domain,) = forbidden["source_modules"]
     modules = modules_under(domain)
     assert len(modules) >= 6
@@ -83,3 +83,48 @@ def test_relative_imports_are_read_as_the_modules_they_name() -> None:
     source = "from ..adapters import store\nfrom . import names\nimport os\n"
     found = imported_modules(source, "pod_meta_exporter.domain.relative")
     assert found == {"pod_meta_exporter.adapters", "pod_meta_exporter.domain", "os"}
+
+
+def test_the_product_imports_its_test_doubles_only_through_the_deprecated_aliases() -> None:
+    rule = contract("forbidden", about="test doubles")
+    (testing,) = rule["forbidden_modules"]
+    allowed = {tuple(part.strip() for part in line.split("->")) for line in rule["ignore_imports"]}
+    checked = 0
+    for layer in rule["source_modules"]:
+        for path in modules_under(layer):
+            checked += 1
+            for module in imports_of(path):
+                if module == testing or module.startswith(f"{testing}."):
+                    assert (module_name(path), testing) in allowed, f"{module_name(path)} imports {module}"
+    assert checked >= 30
+
+
+def test_no_two_files_of_the_package_share_a_name() -> None:
+    """A reader finds a room by its name: two cluster.py, or two settings.py, send them to the wrong one."""
+    seen: dict[str, Path] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__init__.py":  # a package's face, named by its folder
+            continue
+        assert path.name not in seen, (
+            f"{path.relative_to(PACKAGE)} and {seen[path.name].relative_to(PACKAGE)}"
+        )
+        seen[path.name] = path
+    assert len(seen) >= 30
+
+
+def test_the_tests_take_doubles_of_the_package_only_from_its_documented_testing_module() -> None:
+    from pod_meta_exporter import testing
+
+    documented = set(testing.__all__)
+    assert documented <= set((testing.__doc__ or "").replace(":", " ").split())
+    tests = PACKAGE.parents[1] / "tests"
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE.name)):
+                continue
+            for alias in node.names:
+                if alias.name.startswith(("Fake", "Memory", "Stub", "Mock")):
+                    assert node.module == testing.__name__, (
+                        f"{path.name} imports {alias.name} from {node.module}"
+                    )
+                    assert alias.name in documented, f"{path.name} imports an undocumented {alias.name}"

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pod_meta_exporter.adapters.clock import SystemClock
-from pod_meta_exporter.adapters.cluster import FakeCluster
 from pod_meta_exporter.adapters.metrics import Metrics
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.entrypoints.http import HealthServer
 from pod_meta_exporter.entrypoints.settings import load
-from pod_meta_exporter.service.runner import Service
+from pod_meta_exporter.service.service import Service
+from pod_meta_exporter.testing import FakeCluster, MemoryStore
 from support import podfactory
 from support.waiting import wait_for
 

@@ -11,15 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.cluster import FakeCluster
-from pod_meta_exporter.adapters.metrics import FakeMetrics
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
-from pod_meta_exporter.service.runner import Service
+from pod_meta_exporter.service.service import Service
+from pod_meta_exporter.testing import FakeClock, FakeCluster, MemoryStore
 from support import podfactory
+from support.fake_metrics import FakeMetrics
 
 
 def strict(content: bytes) -> Any:
@@ -55,7 +53,7 @@ def test_a_pod_that_cannot_be_written_is_refused_alone_and_the_others_are_writte
     running = service(events.PodsResynced((good, bad)))
 
     running.begin()
-    assert running.step(0.0) is None
+    assert running.turn() is None
 
     store, metrics = running.store, running.metrics
     assert isinstance(store, MemoryStore)
@@ -71,14 +69,15 @@ def test_a_live_pods_file_stays_when_its_new_state_cannot_be_written() -> None:
     pod = podfactory.pod()
     running = service(events.PodsResynced((pod,)))
     running.begin()
-    running.step(0.0)
+    running.turn()
     before = dict(running.store.files)  # type: ignore[attr-defined]
     broken = podfactory.pod(pod_uid=pod["metadata"]["uid"])
     broken["metadata"]["labels"]["app"] = "\udfff"
 
     running.cluster.emit(events.PodsResynced((broken,)))  # type: ignore[attr-defined]
-    running.step(0.0)
-    running.step(3600.0)  # long past the retention: a pod that is still there keeps its file
+    running.turn()
+    running.clock.advance(3600.0)  # type: ignore[attr-defined]
+    running.turn()  # long past the retention: a pod that is still there keeps its file
 
     assert running.store.files == before  # type: ignore[attr-defined]
 
@@ -119,7 +118,7 @@ def test_whatever_json_like_values_pods_hold_the_service_never_raises_and_every_
     for number, pod in enumerate(pods):
         running.cluster.emit(events.PodUpserted(pod))  # type: ignore[attr-defined]
         running.cluster.emit(events.PodDeleted(pod) if number == 2 else events.PodUpserted(pod))  # type: ignore[attr-defined]
-    assert running.step(0.0) is None
+    assert running.turn() is None
 
     files = running.store.files  # type: ignore[attr-defined]
     for content in files.values():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.cluster import FakeCluster
-from pod_meta_exporter.adapters.metrics import FakeMetrics
-from pod_meta_exporter.adapters.store import MemoryStore
+import importlib
+
+import pytest
+
 from pod_meta_exporter.domain import events, ports
+from pod_meta_exporter.testing import FakeClock, FakeCluster, MemoryStore
 from support import podfactory
+from support.fake_metrics import FakeMetrics
 
 
 def test_the_fakes_answer_every_call_of_their_ports() -> None:
@@ -48,3 +50,19 @@ def test_the_fake_metrics_keep_every_call_of_their_port() -> None:
     assert (fake.delays, fake.pending) == ([0.5], 4)
     assert fake.ready()
     assert fake.queued() == 5
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("pod_meta_exporter.adapters.clock", "FakeClock"), ("pod_meta_exporter.adapters.store", "MemoryStore")],
+)
+def test_the_doubles_old_homes_still_give_them_for_one_release_with_a_deprecation_warning(
+    module: str, name: str
+) -> None:
+    from pod_meta_exporter import testing
+
+    with pytest.warns(DeprecationWarning, match=f"moved to pod_meta_exporter.testing.{name}"):
+        double = getattr(importlib.import_module(module), name)
+    assert double is getattr(testing, name)
+    with pytest.raises(AttributeError):
+        _ = importlib.import_module(module).NoSuchName

@@ -9,13 +9,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import containers, events
 from pod_meta_exporter.domain.containers import RuntimeContainer, RuntimeInterest
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.service.reconcile import apply_due
+from pod_meta_exporter.testing import FakeClock, MemoryStore
 from support import podfactory
 
 ID = "containerd://" + "ef" * 32

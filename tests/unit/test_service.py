@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pod_meta_exporter.adapters.cluster import FakeCluster, SimulatedCluster
-from pod_meta_exporter.adapters.store import MemoryStore
+from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.entrypoints.container import Container
+from pod_meta_exporter.testing import FakeCluster, MemoryStore
 from support import podfactory
 from support.settings import settings_for
 from support.waiting import wait_for
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from pod_meta_exporter.service.runner import Service
+    from pod_meta_exporter.service.service import Service
 
 
 def make_container(tmp_path: Path, **overrides: Any) -> Container:

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pod_meta_exporter.adapters.clock import FakeClock, SystemClock
-from pod_meta_exporter.adapters.cluster import FakeCluster
+from pod_meta_exporter.adapters.clock import SystemClock
 from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
-from pod_meta_exporter.adapters.metrics import FakeMetrics, Metrics
-from pod_meta_exporter.adapters.store import MemoryStore
+from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
-from pod_meta_exporter.service.runner import INBOX_SIZE, Service
+from pod_meta_exporter.service.service import INBOX_SIZE, Service
+from pod_meta_exporter.testing import FakeClock, FakeCluster, MemoryStore
 from support import podfactory
+from support.fake_metrics import FakeMetrics
 from support.kube_stub import Hang, KubeStub, Listing, Stream, added, pod
 from support.waiting import wait_for
 
@@ -57,16 +57,16 @@ def test_step_applies_events_and_the_retention_at_the_fake_clocks_time(clock: Fa
     pod_ = podfactory.pod()
 
     cluster.emit(events.PodUpserted(pod_))
-    assert service.step(clock.now()) is None
+    assert service.turn() is None
     assert list(store.files) == ["shop_web-0.meta"]
 
     cluster.emit(events.PodDeleted(pod_))
-    service.step(clock.now())
+    service.turn()
     clock.advance(59.9)
-    service.step(clock.now())
+    service.turn()
     assert list(store.files) == ["shop_web-0.meta"]
     clock.advance(0.2)
-    service.step(clock.now())
+    service.turn()
     assert store.files == {}
     assert service.queued() == 0
 
@@ -75,13 +75,13 @@ def test_step_returns_0_once_stopped_and_1_once_the_events_ended(clock: FakeCloc
     stopped = make_service(FakeCluster(), MemoryStore(), clock)
     stopped.begin()
     stopped.stop()
-    assert stopped.step(clock.now()) == 0
+    assert stopped.turn() == 0
 
     cluster = FakeCluster()
     ended = make_service(cluster, MemoryStore(), clock)
     ended.begin()
     cluster.end()
-    assert ended.step(clock.now()) == 1
+    assert ended.turn() == 1
 
 
 def test_a_full_inbox_makes_emit_wait_until_the_loop_takes_events(clock: FakeClock) -> None:
@@ -96,7 +96,7 @@ def test_a_full_inbox_makes_emit_wait_until_the_loop_takes_events(clock: FakeClo
 
     assert third.is_alive()  # waiting for a slot
     assert service.queued() == 2
-    service.step(clock.now())
+    service.turn()
     third.join(timeout=2)
     assert not third.is_alive()
     assert service.queued() == 1
@@ -134,9 +134,9 @@ def test_an_events_time_to_its_file_counts_its_wait_for_a_slot_in_the_inbox(cloc
     service.clock = clock
 
     clock.advance(5.0)
-    service.step(clock.now())
+    service.turn()
     waiting.join(timeout=2)
-    service.step(clock.now())
+    service.turn()
 
     assert metrics.delays == [5.0, 5.0], "the wait for a slot is part of the event's time to its file"
 

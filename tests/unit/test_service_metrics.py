@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import errno
 
-from pod_meta_exporter.adapters.clock import FakeClock
-from pod_meta_exporter.adapters.cluster import FakeCluster
-from pod_meta_exporter.adapters.metrics import FakeMetrics, Metrics
-from pod_meta_exporter.adapters.store import MemoryStore
+from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
-from pod_meta_exporter.service.runner import Service
+from pod_meta_exporter.service.service import Service
+from pod_meta_exporter.testing import FakeClock, FakeCluster, MemoryStore
 from support import podfactory
+from support.fake_metrics import FakeMetrics
 
 
 def test_the_service_records_events_files_failures_and_delays() -> None:
@@ -29,7 +28,7 @@ def test_the_service_records_events_files_failures_and_delays() -> None:
     store.fail_writes = OSError(errno.ENOSPC, "No space left on device")
     cluster.emit(events.PodUpserted(other))
     clock.advance(0.25)
-    service.step(clock.now())
+    service.turn()
     assert metrics.events == {"pods_resynced": 1, "pod_upserted": 2}
     assert metrics.rejected == {"invalid_name": 1}
     assert metrics.errors == {"ENOSPC": 2}
@@ -41,16 +40,16 @@ def test_the_service_records_events_files_failures_and_delays() -> None:
     store.fail_writes = None
     cluster.emit(events.PodUpserted(pod))
     cluster.emit(events.PodDeleted(other))
-    service.step(clock.now())
+    service.turn()
     assert metrics.written == 2
     assert metrics.unchanged == 0  # web-0's bytes never reached the disk, so they are written now
     assert metrics.pending == 1
     cluster.emit(events.PodUpserted(pod))
-    service.step(clock.now())
+    service.turn()
     assert metrics.unchanged == 1
 
     clock.advance(60.0)
-    service.step(clock.now())
+    service.turn()
     assert (metrics.removed, metrics.pending) == (1, 0)
 
 

@@ -7,11 +7,10 @@ import json
 import threading
 from typing import TYPE_CHECKING
 
-from pod_meta_exporter.adapters.cluster import FakeCluster
 from pod_meta_exporter.adapters.cri.runtime import CriRuntime
-from pod_meta_exporter.adapters.store import MemoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.entrypoints.container import Container
+from pod_meta_exporter.testing import FakeCluster, MemoryStore
 from support import podfactory
 from support.cri_server import Container as RuntimeContainer
 from support.cri_server import CriServer

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import pytest
 
-from pod_meta_exporter.adapters.store import DirectoryStore, MemoryStore
+from pod_meta_exporter.adapters.store import DirectoryStore
 from pod_meta_exporter.domain.ports import MetaStore
+from pod_meta_exporter.testing import MemoryStore
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,4 +1,4 @@
-"""Clocks: the system's monotonic clock, and a fake one that only moves when told."""
+"""SystemClock: the Clock port over the system's monotonic clock."""
 
 from __future__ import annotations
 
@@ -14,22 +14,22 @@ class SystemClock:
         return time.monotonic()
 
 
-class FakeClock:
-    """Shaped like Twisted's task.Clock: time stands still until advance()."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            msg = f"a clock cannot go back: advance({seconds})"
-            raise ValueError(msg)
-        self._now += seconds
-
-
 if TYPE_CHECKING:  # the port's conformance, checked by mypy
     _system: Clock = SystemClock()
-    _fake: Clock = FakeClock()
+
+
+def __getattr__(name: str) -> object:
+    """FakeClock moved to pod_meta_exporter.testing; this alias goes in the next release."""
+    if name == "FakeClock":
+        import warnings
+
+        from pod_meta_exporter import testing
+
+        warnings.warn(
+            "pod_meta_exporter.adapters.clock.FakeClock moved to pod_meta_exporter.testing.FakeClock",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return testing.FakeClock
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

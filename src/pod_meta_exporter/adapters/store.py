@@ -1,4 +1,4 @@
-"""Metadata stores: the preload directory on disk, and an in-memory one for tests and embedding."""
+"""DirectoryStore: the preload directory on disk, each file replaced whole by an atomic rename."""
 
 from __future__ import annotations
 
@@ -14,30 +14,11 @@ if TYPE_CHECKING:
 
     from pod_meta_exporter.domain.ports import MetaStore
 
-_SUFFIXES = (names.POD_SUFFIX, names.NAMESPACE_SUFFIX)
-
 # Temporaries are hidden (no pod or namespace name starts with a dot, so Fluent Bit never opens
 # one) and end in random hex (never in a metadata suffix). The name part is cut so that even a
 # 255-byte metadata name yields a temporary name within NAME_MAX: 5 + 56 * 4 + 1 + 12 bytes.
 _TEMP_PREFIX = ".tmp-"
 _TEMP_NAME_CHARS = 56
-
-
-def _check_name(name: str) -> None:
-    """Refuse a name that is not a metadata file right in the directory: the domain's checks, again."""
-    if "/" in name or "\0" in name:
-        msg = f"metadata file name must be one path component without NUL: {name!r}"
-        raise ValueError(msg)
-    if name.startswith("."):
-        msg = f"metadata file name must not be hidden (nor '.' or '..'): {name!r}"
-        raise ValueError(msg)
-    if not name.endswith(_SUFFIXES):
-        msg = f"metadata file name must end in {' or '.join(_SUFFIXES)}: {name!r}"
-        raise ValueError(msg)
-
-
-def _is_metadata_name(name: str) -> bool:
-    return name.endswith(_SUFFIXES) and not name.startswith(".") and "/" not in name and "\0" not in name
 
 
 class DirectoryStore:
@@ -69,7 +50,7 @@ class DirectoryStore:
         return removed
 
     def write(self, name: str, content: bytes) -> None:
-        _check_name(name)
+        names.check_file_name(name)
         temp = f"{self._prefix}{_TEMP_PREFIX}{name[:_TEMP_NAME_CHARS]}-{os.urandom(6).hex()}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, self.file_mode)
         try:
@@ -93,7 +74,7 @@ class DirectoryStore:
             self._sync_directory()
 
     def remove(self, name: str) -> None:
-        _check_name(name)
+        names.check_file_name(name)
         try:
             os.unlink(self._prefix + name)  # noqa: PTH108 - hot path, no Path objects
         except FileNotFoundError:
@@ -106,7 +87,7 @@ class DirectoryStore:
             return [
                 entry.name
                 for entry in entries
-                if _is_metadata_name(entry.name) and entry.is_file(follow_symlinks=False)
+                if names.is_metadata_file_name(entry.name) and entry.is_file(follow_symlinks=False)
             ]
 
     def _sync_directory(self) -> None:
@@ -118,38 +99,22 @@ class DirectoryStore:
             os.close(fd)
 
 
-class MemoryStore:
-    """A dict of file name to bytes. Until they are cleared, `fail` makes the operations on a name
-    raise an OSError, and `fail_writes` or `fail_removals` every write or every removal (a full disk
-    fails writes; a read-only one fails both)."""
-
-    def __init__(self, files: dict[str, bytes] | None = None) -> None:
-        self.files: dict[str, bytes] = dict(files or {})
-        self.fail: dict[str, OSError] = {}
-        self.fail_writes: OSError | None = None
-        self.fail_removals: OSError | None = None
-        self.writes = 0
-
-    def write(self, name: str, content: bytes) -> None:
-        self._check(name, self.fail_writes)
-        self.files[name] = content
-        self.writes += 1
-
-    def remove(self, name: str) -> None:
-        self._check(name, self.fail_removals)
-        self.files.pop(name, None)
-
-    def names(self) -> Iterable[str]:
-        return [name for name in self.files if _is_metadata_name(name)]
-
-    def _check(self, name: str, failure: OSError | None) -> None:
-        _check_name(name)
-        if failure is not None:
-            raise failure
-        if name in self.fail:
-            raise self.fail[name]
-
-
 if TYPE_CHECKING:  # the port's conformance, checked by mypy
     _directory: MetaStore = DirectoryStore(Path())
-    _memory: MetaStore = MemoryStore()
+
+
+def __getattr__(name: str) -> object:
+    """MemoryStore moved to pod_meta_exporter.testing; this alias goes in the next release."""
+    if name == "MemoryStore":
+        import warnings
+
+        from pod_meta_exporter import testing
+
+        warnings.warn(
+            "pod_meta_exporter.adapters.store.MemoryStore moved to pod_meta_exporter.testing.MemoryStore",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return testing.MemoryStore
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

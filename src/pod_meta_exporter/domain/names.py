@@ -90,3 +90,23 @@ def parse_filename(filename: str) -> PodKey | str | None:
     except InvalidName:
         return None
     return None
+
+
+_SUFFIXES = (POD_SUFFIX, NAMESPACE_SUFFIX)
+
+
+def check_file_name(name: str) -> None:
+    """Refuse a name that is not a metadata file right in the directory: a store's last check."""
+    if "/" in name or "\0" in name:
+        msg = f"metadata file name must be one path component without NUL: {name!r}"
+        raise ValueError(msg)
+    if name.startswith("."):
+        msg = f"metadata file name must not be hidden (nor '.' or '..'): {name!r}"
+        raise ValueError(msg)
+    if not name.endswith(_SUFFIXES):
+        msg = f"metadata file name must end in {' or '.join(_SUFFIXES)}: {name!r}"
+        raise ValueError(msg)
+
+
+def is_metadata_file_name(name: str) -> bool:
+    return name.endswith(_SUFFIXES) and not name.startswith(".") and "/" not in name and "\0" not in name

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from pod_meta_exporter.domain.events import ClusterEvent
 
 
+class Stopped(Exception):
+    """The consumer stopped: emit() takes no more events, and the thread that called it is to end."""
+
+
 class Cluster(Protocol):
     """A source of cluster events: a full resync first, then changes, then resyncs whenever needed."""
 
@@ -20,7 +24,7 @@ class Cluster(Protocol):
         only: a second start() raises RuntimeError.
 
         emit() blocks while the consumer is behind, so the cluster reads no faster than events are
-        handled, and raises once the consumer stops. ended() is called if the events end before
+        handled, and raises Stopped once the consumer stops. ended() is called if the events end before
         close(), which is a failure: they never end on their own.
         """
         ...

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from pod_meta_exporter.adapters.clock import SystemClock
-from pod_meta_exporter.adapters.cluster import SimulatedCluster
 from pod_meta_exporter.adapters.metrics import Metrics
+from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.adapters.store import DirectoryStore
 from pod_meta_exporter.domain.directory import MetaDirectory
 from pod_meta_exporter.domain.metadata import KeyFilter, MetadataSelection
 from pod_meta_exporter.entrypoints import identity
 from pod_meta_exporter.entrypoints.http import HealthServer
 from pod_meta_exporter.entrypoints.settings import Settings
-from pod_meta_exporter.service.runner import Service
+from pod_meta_exporter.service.service import Service
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

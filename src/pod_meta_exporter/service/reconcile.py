@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
+class FailedAction:
+    """An action the store refused, with its error; it stays pending, and is tried again."""
+
     action: Action
     error: OSError
 
@@ -22,7 +24,7 @@ class Failure:
 class Applied:
     written: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    failures: tuple[Failure, ...] = field(default=())
+    failures: tuple[FailedAction, ...] = field(default=())
 
 
 def apply_due(directory: MetaDirectory, store: MetaStore, *, now: float) -> Applied:
@@ -31,7 +33,7 @@ def apply_due(directory: MetaDirectory, store: MetaStore, *, now: float) -> Appl
     directory.expire(now=now)
     written: list[str] = []
     removed: list[str] = []
-    failures: list[Failure] = []
+    failures: list[FailedAction] = []
     for action in directory.due(now=now):
         try:
             if isinstance(action, WriteFile):
@@ -40,7 +42,7 @@ def apply_due(directory: MetaDirectory, store: MetaStore, *, now: float) -> Appl
                 store.remove(action.name)
         except OSError as error:
             directory.failed(action, now=now)
-            failures.append(Failure(action, error))
+            failures.append(FailedAction(action, error))
         else:
             directory.applied(action)
             (written if isinstance(action, WriteFile) else removed).append(action.name)

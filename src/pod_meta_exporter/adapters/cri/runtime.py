@@ -21,7 +21,7 @@ import grpc
 from google.protobuf.message import Message
 
 from pod_meta_exporter.adapters.cri import api_pb2, conversion
-from pod_meta_exporter.domain import events
+from pod_meta_exporter.domain import events, ports
 from pod_meta_exporter.domain.containers import RuntimeInterest
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class CriRuntime:
         self.metrics.runtime_containers.inc()
         try:
             emit(events.ContainerObserved(fact))
-        except Exception as error:  # the service's Stopping; the adapter cannot import it
+        except ports.Stopped as error:
             raise _Refused from error
 
     # -- the event stream -------------------------------------------------------------------

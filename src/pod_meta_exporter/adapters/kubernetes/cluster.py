@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pod_meta_exporter.adapters.kubernetes import listwatch, resources, stopping, watching
+from pod_meta_exporter.domain import ports
 from pod_meta_exporter.domain.documents import DocumentProfile
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class KubernetesCluster:
             # A thread may have read an event before close() cut its response; the consumer, which
             # may have closed the cluster from emit() itself, gets nothing more.
             if self._stop.is_set():
-                raise stopping.Stopped
+                raise ports.Stopped
             emit(event)
 
         return guarded

@@ -6,14 +6,12 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING
 
+from pod_meta_exporter.domain import ports
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pod_meta_exporter.adapters.kubernetes.transport import Response
-
-
-class Stopped(Exception):
-    """The token was set: the watch loop is to end."""
 
 
 class StopToken:
@@ -44,7 +42,7 @@ class StopToken:
         try:
             with self._lock:
                 if self._event.is_set():
-                    raise Stopped
+                    raise ports.Stopped
                 self._held.add(response)
             try:
                 yield

@@ -1,4 +1,4 @@
-"""In-process clusters: FakeCluster, fed by hand in tests, and SimulatedCluster, the demo's busy node."""
+"""SimulatedCluster: the demo's busy node, a Cluster in this process that needs no API server."""
 
 from __future__ import annotations
 
@@ -19,54 +19,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from pod_meta_exporter.domain.ports import Cluster
-
-
-class FakeCluster:
-    """Delivers what emit() is given, at once, in the caller's thread, until close(); end() ends it."""
-
-    def __init__(self, *initial: ClusterEvent, live: bool = True) -> None:
-        self.live = live
-        self.closed = False
-        self._pending: list[ClusterEvent] = list(initial)
-        self._started = False
-        self._ended = False
-        self._emit: Callable[[ClusterEvent], None] | None = None
-        self._end: Callable[[], None] | None = None
-
-    def start(self, emit: Callable[[ClusterEvent], None], *, ended: Callable[[], None]) -> None:
-        if self._started:
-            msg = "FakeCluster.start() can be called only once"
-            raise RuntimeError(msg)
-        self._started = True
-        self._emit, self._end = emit, ended
-        while self._pending and not self.closed:  # the consumer may close it from emit()
-            emit(self._pending.pop(0))
-        if self._ended and not self.closed:
-            ended()
-
-    def emit(self, event: ClusterEvent) -> None:
-        """Deliver the event now, or at start() if the consumer has not started yet; after close(), never."""
-        if self.closed:
-            return
-        if self._emit is None:
-            self._pending.append(event)
-        else:
-            self._emit(event)
-
-    def end(self) -> None:
-        """The events end, as if the cluster failed; after close() that is no failure, and not reported."""
-        if self.closed:
-            return
-        self._ended = True
-        if self._end is not None:
-            self._end()
-
-    def is_live(self) -> bool:
-        return self.live and self._started and not self.closed
-
-    def close(self) -> None:
-        self.closed = True
-        self._pending.clear()
 
 
 class SimulatedCluster:
@@ -204,5 +156,4 @@ class SimulatedCluster:
 
 
 if TYPE_CHECKING:  # the port's conformance, checked by mypy
-    _fake: Cluster = FakeCluster()
     _simulated: Cluster = SimulatedCluster(node_name="n")

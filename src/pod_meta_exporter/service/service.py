@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pod_meta_exporter.domain import events
+from pod_meta_exporter.domain import events, ports
 from pod_meta_exporter.domain.actions import RemoveFile
 from pod_meta_exporter.service.reconcile import apply_due
 
@@ -39,10 +39,6 @@ IDLE_TURN_SECONDS = 5.0
 # their writes, milliseconds on tmpfs; deploy/'s liveness probe then restarts the container after
 # its failureThreshold (3) x periodSeconds (10): stuck for 30 + 30 s.
 LIVENESS_BOUND = 30.0
-
-
-class Stopping(Exception):
-    """The service stopped: emit() takes no more events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +114,9 @@ class Service:
         self.begin()
         try:
             while True:
-                self._turned = self.clock.now()
                 wake = self.directory.next_wakeup()
-                idle = self._idle_turn if wake is None else max(0.0, wake - self._turned)
-                timeout = min(idle, self._idle_turn)
-                # The batch is emptied by _step(): no reference to an event (it may be a whole
-                # list) outlives its handling while this loop waits for the next.
-                try:
-                    batch = [self._inbox.get(timeout=timeout)]
-                except queue.Empty:
-                    batch = []
-                status = self._step(self.clock.now(), batch)
+                idle = self._idle_turn if wake is None else max(0.0, wake - self.clock.now())
+                status = self.turn(wait=min(idle, self._idle_turn))
                 if status is not None:
                     return status
         finally:
@@ -147,11 +135,18 @@ class Service:
             self.runtime.follow(self._interest)
             self.runtime.start(self._emit)
 
-    def step(self, now: float) -> int | None:
-        """Handle what the inbox holds, without waiting, and apply what is due at `now`; the exit
-        status once a stop request or the end of the events was taken, else None."""
+    def turn(self, *, wait: float = 0.0) -> int | None:
+        """One turn of the main loop: wait up to `wait` seconds for an event, handle what the inbox
+        holds, and apply what is due; the exit status once a stop request or the end of the
+        events was taken, else None. run() turns until then; an embedder may turn by hand."""
         self._turned = self.clock.now()
-        return self._step(now, [])
+        # The batch is emptied by _step(): no reference to an event (it may be a whole list)
+        # outlives its handling while the loop waits for the next.
+        try:
+            batch = [self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()]
+        except queue.Empty:
+            batch = []
+        return self._step(self.clock.now(), batch)
 
     def end(self) -> None:
         self._running.clear()
@@ -166,10 +161,10 @@ class Service:
         read = self.clock.now()
         while not self._slots.acquire(timeout=_EMIT_POLL_SECONDS):
             if self._stopping:
-                raise Stopping
+                raise ports.Stopped
         if self._stopping:
             self._slots.release()
-            raise Stopping
+            raise ports.Stopped
         self._inbox.put(_Received(event, read))
 
     def _step(self, now: float, batch: list[object]) -> int | None:
