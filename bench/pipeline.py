@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 import podgen
-from pod_meta_exporter.adapters.kubernetes import watching
+from pod_meta_exporter.adapters.kubernetes import reflector
 from pod_meta_exporter.adapters.store import DirectoryStore
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory
@@ -36,7 +36,7 @@ def real_path(lines: list[bytes], profile: DocumentProfile, directory: Path) -> 
     started = time.perf_counter()
     for line in lines:
         now = time.perf_counter()
-        kind, obj = watching.decode(line)
+        kind, obj = reflector.decode(line)
         core.handle(events.PodDeleted(obj) if kind == "DELETED" else events.PodUpserted(obj), now=now)
         applied = apply_due(core, store, now=now)
         assert not applied.failures
@@ -84,7 +84,7 @@ _STAGES = (
     ("os.replace: rename onto the old file", ("posix.replace",)),
     ("os.open: create the temporary", ("posix.open",)),
     ("write, fchmod, close, urandom", ("posix.write", "posix.fchmod", "posix.close", "posix.urandom")),
-    ("json.loads of the watch line", ("json/decoder.py", "json/__init__.py:loads", "watching.py:decode")),
+    ("json.loads of the watch line", ("json/decoder.py", "json/__init__.py:loads", "reflector.py:decode")),
     ("document: select + json.dumps", ("documents.py", "json/encoder.py", "json/__init__.py:dumps")),
     ("digest (blake2b)", ("_digest", "blake2b")),
 )

@@ -217,7 +217,7 @@ def pipeline(
     section = f"""## 1. Pipeline throughput
 
 `bench/pipeline.py`: {count:,} MODIFIED watch lines of {line_bytes:,}-byte podgen pods (200 pods, each
-event changes a label, so every event is a write) go through `watching.decode`, the core
+event changes a label, so every event is a write) go through `reflector.decode`, the core
 (`MetaDirectory`) and `DirectoryStore` on a real directory, one event at a time (the service batches
 up to 256 events and coalesces a pod's updates, so this is its worst case). "naive" is what an
 operator would write with the client: `json.loads`, `ApiClient.deserialize` into `V1Pod`,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from e2e import harness
-from pod_meta_exporter.entrypoints import cli, settings
+from pod_meta_exporter.entrypoints import options, settings
 from support import manifests
 from support.manifests import (
     BASE_DIR,
@@ -286,7 +286,9 @@ def test_the_image_runs_as_the_user_the_manifests_expect() -> None:
 
 def test_the_exporter_is_configured_only_with_variables_the_cli_knows(setup: Setup) -> None:
     known = {
-        f"EXPORTER_{action.dest.upper()}" for action in cli.build_parser()._actions if action.dest != "help"
+        f"EXPORTER_{action.dest.upper()}"
+        for action in settings.build_parser()._actions
+        if action.dest != "help"
     }
     assert {variable["name"] for variable in setup.exporter["env"]} <= known
 
@@ -307,7 +309,7 @@ def test_the_exporters_files_are_readable_by_any_uid(setup: Setup) -> None:
 
 
 def test_the_exporters_probes_target_its_listen_port(setup: Setup) -> None:
-    listen = env_value(setup.exporter, "EXPORTER_LISTEN", default=cli.DEFAULT_LISTEN)
+    listen = env_value(setup.exporter, "EXPORTER_LISTEN", default=options.DEFAULT_LISTEN)
     port = int(listen.rpartition(":")[2])
     ports = {p.get("name"): p["containerPort"] for p in setup.exporter["ports"]}
     assert port in ports.values()

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import watching
+from pod_meta_exporter.adapters.kubernetes import reflector
 
 pytestmark = pytest.mark.process
 
 
 def test_mypy_rejects_a_list_watch_call_with_a_made_up_keyword(tmp_path: Path) -> None:
     pytest.importorskip("mypy", reason="mypy comes with the lint extra")
-    source = Path(watching.__file__).parents[3]
+    source = Path(reflector.__file__).parents[3]
     (tmp_path / "mypy.ini").write_text(
         f"[mypy]\nstrict = True\nmypy_path = {source}\nignore_missing_imports = True\n"
     )

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pod_meta_exporter.adapters.kubernetes import Endpoint, HttpTransport
+from pod_meta_exporter.adapters.kubernetes.endpoint import Endpoint
+from pod_meta_exporter.adapters.kubernetes.transport import HttpTransport
 
 if TYPE_CHECKING:
     from types import TracebackType

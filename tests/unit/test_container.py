@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from dependency_injector import errors, providers
 from prometheus_client import CollectorRegistry
 
-from pod_meta_exporter.adapters.kubernetes import KubernetesCluster
+from pod_meta_exporter.adapters.kubernetes.cluster import KubernetesCluster
 from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.entrypoints.container import Container
 from support import pki

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pod_meta_exporter.adapters.metrics import Metrics
-from pod_meta_exporter.entrypoints import settings
+from pod_meta_exporter.entrypoints import options, settings
 from pod_meta_exporter.entrypoints.http import _Handler
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -22,8 +22,8 @@ def table_rows(heading: str) -> list[list[str]]:
 
 def test_the_configuration_table_lists_every_flag_variable_and_default() -> None:
     rows = {row[0]: row for row in table_rows("Configuration")}
-    assert set(rows) == {option.flag for option in settings.OPTIONS}
-    for option in settings.OPTIONS:
+    assert set(rows) == {option.flag for option in options.OPTIONS}
+    for option in options.OPTIONS:
         _, env, default, _ = rows[option.flag]
         assert env == option.env
         assert default == (option.shown_default or option.default or "none")

@@ -6,9 +6,8 @@ import random
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import WatchSettings
 from pod_meta_exporter.adapters.kubernetes.backoff import BackoffManager
-from pod_meta_exporter.adapters.kubernetes.settings import BOOKMARK_PERIOD
+from pod_meta_exporter.adapters.kubernetes.watch_settings import BOOKMARK_PERIOD, WatchSettings
 from pod_meta_exporter.testing import FakeClock
 
 

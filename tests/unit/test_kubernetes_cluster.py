@@ -11,13 +11,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import (
-    Endpoint,
-    HttpTransport,
-    KubernetesCluster,
-    WatchSettings,
-    incluster,
-)
+from pod_meta_exporter.adapters.kubernetes import incluster
+from pod_meta_exporter.adapters.kubernetes.cluster import KubernetesCluster
+from pod_meta_exporter.adapters.kubernetes.endpoint import Endpoint
+from pod_meta_exporter.adapters.kubernetes.transport import HttpTransport
+from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.events import (
     NamespaceDeleted,

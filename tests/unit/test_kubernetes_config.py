@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import ConfigError, load_endpoint
+from pod_meta_exporter.adapters.kubernetes.config import load_endpoint
+from pod_meta_exporter.adapters.kubernetes.endpoint import ConfigError
 from support.kubeconfig import write_kubeconfig
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
@@ -85,8 +86,8 @@ def test_in_a_pod_an_ipv6_service_host_is_bracketed(service_account: Path) -> No
 def test_in_a_pod_the_official_client_is_never_imported(service_account: Path) -> None:
     code = (
         "import sys; from pathlib import Path; "
-        "from pod_meta_exporter.adapters import kubernetes; "
-        f"kubernetes.load_endpoint(None, environ={IN_A_POD!r}, "
+        "from pod_meta_exporter.adapters.kubernetes import config; "
+        f"config.load_endpoint(None, environ={IN_A_POD!r}, "
         f"service_account_dir=Path({str(service_account)!r})); "
         "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubernetes.')))"
     )

@@ -7,9 +7,9 @@ import itertools
 import random
 from typing import TYPE_CHECKING
 
-from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
-from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
+from pod_meta_exporter.adapters.kubernetes import reflector, resources, stopping
 from pod_meta_exporter.adapters.kubernetes.transport import ApiError
+from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.testing import FakeClock
@@ -50,7 +50,7 @@ class Paced:
         self.stop = FakeTimeStop(self.clock)
         self.listwatch = FakeListWatch(exhausted=self.stop.set, clock=self.clock.now)
         self.events: list[ClusterEvent] = []
-        self.watcher = watching.Watcher(
+        self.watcher = reflector.Reflector(
             listwatch=self.listwatch,
             resource=resources.pods("node-a", keep=DocumentProfile.MINIMAL.pod_subset),
             settings=WatchSettings(watch_list=watch_list),

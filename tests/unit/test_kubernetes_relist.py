@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import resources, stopping, watching
-from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
+from pod_meta_exporter.adapters.kubernetes import reflector, resources, stopping
 from pod_meta_exporter.adapters.kubernetes.transport import ApiError
+from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.documents import DocumentProfile
 from pod_meta_exporter.domain.events import PodsResynced, PodUpserted
@@ -63,7 +63,7 @@ class Run:
         self.listwatch = FakeListWatch(exhausted=self.stop.set)
         self.events: list[ClusterEvent] = []
         self.metrics = Metrics()
-        self.watcher = watching.Watcher(
+        self.watcher = reflector.Reflector(
             listwatch=self.listwatch,
             resource=resources.pods("node-a", keep=DocumentProfile.MINIMAL.pod_subset),
             settings=WatchSettings(backoff_first=0.001, backoff_cap=0.001, watch_list=watch_list),

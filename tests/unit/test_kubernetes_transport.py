@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pod_meta_exporter.adapters.kubernetes import ApiError, Endpoint, HttpTransport
+from pod_meta_exporter.adapters.kubernetes.endpoint import Endpoint
+from pod_meta_exporter.adapters.kubernetes.transport import ApiError, HttpTransport
 from support.kube_stub import Failing, KubeStub, Listing, pod
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pod_meta_exporter.adapters.clock import SystemClock
-from pod_meta_exporter.adapters.kubernetes import KubernetesCluster, WatchSettings
+from pod_meta_exporter.adapters.kubernetes.cluster import KubernetesCluster
+from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain import events
 from pod_meta_exporter.domain.directory import MetaDirectory

@@ -6,14 +6,15 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import prometheus_client
 
 from pod_meta_exporter.entrypoints import logs, settings
 from pod_meta_exporter.entrypoints.container import Container
-from pod_meta_exporter.entrypoints.settings import DEFAULT_LISTEN, build_parser
 
-__all__ = ["DEFAULT_LISTEN", "build_parser", "main"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger("pod_meta_exporter")
 
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pod-meta-exporter: {error}", file=sys.stderr)  # noqa: T201 - before logging exists
         return EXIT_USAGE
     logs.configure(log_format=config.log_format, level=config.log_level)
-    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
+    disable_created_metrics: Callable[[], None] = prometheus_client.disable_created_metrics  # untyped there
+    disable_created_metrics()
     return run(Container(settings=config))
 
 

@@ -1,4 +1,9 @@
-"""The composition root: one dependency-injector container that builds the exporter from settings."""
+"""The composition root: one dependency-injector container that builds the exporter from settings.
+
+Each provider calls a small typed factory below, so mypy checks every setting it reads; the
+container keeps dependency-injector's overrides for tests and embedders
+(`with container.cluster.override(FakeCluster()):`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from pod_meta_exporter.adapters.clock import SystemClock
+from pod_meta_exporter.adapters.kubernetes import config
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.adapters.simulated import SimulatedCluster
 from pod_meta_exporter.adapters.store import DirectoryStore
@@ -22,33 +28,42 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from pod_meta_exporter.domain.ports import Cluster, ContainerRuntime
+    from pod_meta_exporter.domain.ports import Clock, Cluster, ContainerRuntime, MetaStore
 
 
-def _kubernetes_cluster(
+def make_store(settings: Settings) -> DirectoryStore:
+    return DirectoryStore(settings.destination_dir, file_mode=settings.file_mode, fsync=settings.fsync)
+
+
+def cluster_kind(settings: Settings) -> str:
+    """The Selector's key: which cluster provider builds the cluster."""
+    return settings.cluster
+
+
+def make_kubernetes_cluster(
     *, settings: Settings, metrics: Metrics, environ: Mapping[str, str], service_account_dir: Path
 ) -> Cluster:
     # Imported here so that the demo and --help never pay for urllib3 and TLS.
-    from pod_meta_exporter.adapters import kubernetes
+    from pod_meta_exporter.adapters.kubernetes import cluster, transport, watch_settings
 
-    endpoint = kubernetes.load_endpoint(
+    endpoint = config.load_endpoint(
         settings.kubeconfig, environ=environ, service_account_dir=service_account_dir
     )
-    return kubernetes.KubernetesCluster(
-        transport=kubernetes.HttpTransport(endpoint, user_agent=identity.user_agent()),
+    return cluster.KubernetesCluster(
+        transport=transport.HttpTransport(endpoint, user_agent=identity.user_agent()),
         node_name=settings.node_name,
         namespace_metadata=settings.namespace_metadata,
-        settings=kubernetes.WatchSettings(inactivity_timeout=settings.inactive_watch_timeout),
+        settings=watch_settings.WatchSettings(inactivity_timeout=settings.inactive_watch_timeout),
         metrics=metrics,
         profile=settings.content,
     )
 
 
-def _runtime_on(settings: Settings) -> bool:
-    return settings.cri_endpoint is not None
+def make_simulated_cluster(settings: Settings) -> SimulatedCluster:
+    return SimulatedCluster(node_name=settings.node_name, namespace_metadata=settings.namespace_metadata)
 
 
-def _container_runtime(*, settings: Settings, metrics: Metrics) -> ContainerRuntime | None:
+def make_runtime(*, settings: Settings, metrics: Metrics) -> ContainerRuntime | None:
     if settings.cri_endpoint is None:
         return None
     # Imported here so that the default process never pays for grpcio and protobuf: about 20 MiB
@@ -58,10 +73,43 @@ def _container_runtime(*, settings: Settings, metrics: Metrics) -> ContainerRunt
     return runtime.CriRuntime(endpoint=settings.cri_endpoint, metrics=metrics)
 
 
-def _service_account_dir() -> Path:
-    from pod_meta_exporter.adapters.kubernetes import config
+def make_metadata(settings: Settings) -> MetadataSelection:
+    return MetadataSelection(
+        labels=KeyFilter(settings.labels_include, settings.labels_exclude),
+        annotations=KeyFilter(settings.annotations_include, settings.annotations_exclude),
+        last_applied_configuration=settings.keep_last_applied_configuration,
+        workload_annotation=settings.workload_annotation,
+    )
 
-    return config.SERVICE_ACCOUNT_DIR
+
+def make_directory(settings: Settings, metadata: MetadataSelection) -> MetaDirectory:
+    return MetaDirectory(
+        retention=settings.retention_period,
+        profile=settings.content,
+        metadata=metadata,
+        namespace_metadata=settings.namespace_metadata,
+        container_runtime=settings.cri_endpoint is not None,
+    )
+
+
+def make_service(
+    *,
+    directory: MetaDirectory,
+    cluster: Cluster,
+    store: MetaStore,
+    clock: Clock,
+    metrics: Metrics,
+    runtime: ContainerRuntime | None,
+) -> Service:
+    return Service(
+        directory=directory, cluster=cluster, store=store, clock=clock, metrics=metrics, runtime=runtime
+    )
+
+
+def make_http(*, settings: Settings, metrics: Metrics, service: Service) -> HealthServer:
+    return HealthServer(
+        listen=settings.listen, registry=metrics.registry, ready=service.ready, alive=service.alive
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -71,53 +119,27 @@ class Container(containers.DeclarativeContainer):
     # Where the kubernetes cluster looks for its API server: the process's own environment and
     # service account mount, unless a test gives others.
     environ = providers.Object(os.environ)
-    service_account_dir = providers.Callable(_service_account_dir)
+    service_account_dir = providers.Object(config.SERVICE_ACCOUNT_DIR)
 
     metrics = providers.Singleton(Metrics)
     clock = providers.Singleton(SystemClock)
-    store = providers.Singleton(
-        DirectoryStore,
-        settings.provided.destination_dir,
-        file_mode=settings.provided.file_mode,
-        fsync=settings.provided.fsync,
-    )
+    store = providers.Singleton(make_store, settings)
     cluster: providers.Provider[Cluster] = providers.Selector(
-        settings.provided.cluster,
+        providers.Callable(cluster_kind, settings),
         kubernetes=providers.Singleton(
-            _kubernetes_cluster,
+            make_kubernetes_cluster,
             settings=settings,
             metrics=metrics,
             environ=environ,
             service_account_dir=service_account_dir,
         ),
-        simulated=providers.Singleton(
-            SimulatedCluster,
-            node_name=settings.provided.node_name,
-            namespace_metadata=settings.provided.namespace_metadata,
-        ),
+        simulated=providers.Singleton(make_simulated_cluster, settings),
     )
-    runtime = providers.Singleton(_container_runtime, settings=settings, metrics=metrics)
-    metadata = providers.Singleton(
-        MetadataSelection,
-        labels=providers.Factory(
-            KeyFilter, settings.provided.labels_include, settings.provided.labels_exclude
-        ),
-        annotations=providers.Factory(
-            KeyFilter, settings.provided.annotations_include, settings.provided.annotations_exclude
-        ),
-        last_applied_configuration=settings.provided.keep_last_applied_configuration,
-        workload_annotation=settings.provided.workload_annotation,
-    )
-    directory = providers.Singleton(
-        MetaDirectory,
-        retention=settings.provided.retention_period,
-        profile=settings.provided.content,
-        metadata=metadata,
-        namespace_metadata=settings.provided.namespace_metadata,
-        container_runtime=providers.Callable(_runtime_on, settings),
-    )
+    runtime = providers.Singleton(make_runtime, settings=settings, metrics=metrics)
+    metadata = providers.Singleton(make_metadata, settings)
+    directory = providers.Singleton(make_directory, settings, metadata)
     service = providers.Singleton(
-        Service,
+        make_service,
         directory=directory,
         cluster=cluster,
         store=store,
@@ -125,10 +147,4 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         runtime=runtime,
     )
-    http = providers.Singleton(
-        HealthServer,
-        listen=settings.provided.listen,
-        registry=metrics.provided.registry,
-        ready=service.provided.ready,
-        alive=service.provided.alive,
-    )
+    http = providers.Singleton(make_http, settings=settings, metrics=metrics, service=service)

@@ -1,17 +1,6 @@
-"""The Cluster port over the Kubernetes API: list+watch of a node's pods (and namespaces)."""
+"""The Cluster port over the Kubernetes API: list+watch of a node's pods (and namespaces).
 
-from pod_meta_exporter.adapters.kubernetes.cluster import KubernetesCluster
-from pod_meta_exporter.adapters.kubernetes.config import load_endpoint
-from pod_meta_exporter.adapters.kubernetes.endpoint import ConfigError, Endpoint
-from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
-from pod_meta_exporter.adapters.kubernetes.transport import ApiError, HttpTransport
-
-__all__ = [
-    "ApiError",
-    "ConfigError",
-    "Endpoint",
-    "HttpTransport",
-    "KubernetesCluster",
-    "WatchSettings",
-    "load_endpoint",
-]
+Read it from cluster.py (KubernetesCluster, one reflector thread per resource) down to
+reflector.py (the list/watch protocol, top-down). This face imports nothing, so a caller that needs
+one light module, such as watch_settings.py, pays for no urllib3 or TLS.
+"""

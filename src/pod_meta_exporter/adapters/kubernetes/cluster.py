@@ -8,15 +8,15 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from pod_meta_exporter.adapters.kubernetes import listwatch, resources, stopping, watching
+from pod_meta_exporter.adapters.kubernetes import listwatch, reflector, resources, stopping
 from pod_meta_exporter.domain import ports
 from pod_meta_exporter.domain.documents import DocumentProfile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.kubernetes.transport import Transport
+    from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ClusterEvent
     from pod_meta_exporter.domain.ports import Cluster
@@ -59,7 +59,7 @@ class KubernetesCluster:
         self._rng = rng if rng is not None else random.Random()
         self._targets = targets
         self._stop = stopping.StopToken()
-        self._watchers: list[watching.Watcher] = []
+        self._watchers: list[reflector.Reflector] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._started = False
@@ -72,7 +72,7 @@ class KubernetesCluster:
                 raise RuntimeError(msg)
             self._started = True
             self._watchers = [
-                watching.Watcher(
+                reflector.Reflector(
                     listwatch=listwatch.ApiListWatch(
                         self._transport, target, timeout=self._settings.request_timeout
                     ),
@@ -87,7 +87,7 @@ class KubernetesCluster:
             ]
         for watcher in self._watchers:
 
-            def watch(watcher: watching.Watcher = watcher) -> None:
+            def watch(watcher: reflector.Reflector = watcher) -> None:
                 watcher.run()
                 if not self._stop.is_set():
                     ended()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pod_meta_exporter.adapters.kubernetes.endpoint import ConfigError, Endpoint
 
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 
 EXTRA = "pod-meta-exporter[kubeconfig]"
+
+
+class _LoadKubeConfig(Protocol):
+    """The part of kubernetes.config.load_kube_config's signature used here: the client leaves it
+    untyped, so this names what mypy is to check at the call."""
+
+    def __call__(
+        self, *, config_file: str, client_configuration: object, persist_config: bool, temp_file_path: str
+    ) -> None: ...
 
 
 def endpoint(source: str) -> Endpoint:
@@ -41,7 +50,8 @@ def endpoint(source: str) -> Endpoint:
     with tempfile.TemporaryDirectory(prefix="pod-meta-exporter-kubeconfig-", dir=_memory_dir()) as private:
         try:
             # persist_config=False: the loader would otherwise write refreshed tokens into the file.
-            config.load_kube_config(  # type: ignore[no-untyped-call]
+            load: _LoadKubeConfig = config.load_kube_config
+            load(
                 config_file=source,
                 client_configuration=configuration,
                 persist_config=False,

@@ -1,4 +1,4 @@
-"""Watcher: the current state of one resource (streamed, or listed), then its changes, forever."""
+"""Reflector: the current state of one resource (streamed, or listed), then its changes, forever."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 
 from pod_meta_exporter.adapters.kubernetes import backoff, failures, lines
-from pod_meta_exporter.adapters.kubernetes.relist import Versions
 from pod_meta_exporter.adapters.kubernetes.transport import ApiError
+from pod_meta_exporter.adapters.kubernetes.versions import Versions
 
 if TYPE_CHECKING:
     import random
@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
     from pod_meta_exporter.adapters.kubernetes.listwatch import ListWatch
     from pod_meta_exporter.adapters.kubernetes.resources import Resource
-    from pod_meta_exporter.adapters.kubernetes.settings import WatchSettings
     from pod_meta_exporter.adapters.kubernetes.stopping import StopToken
     from pod_meta_exporter.adapters.kubernetes.transport import Response
+    from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
     from pod_meta_exporter.adapters.metrics import Metrics
     from pod_meta_exporter.domain.events import ApiObject, ClusterEvent
 
@@ -35,7 +35,7 @@ _UPSERTS = frozenset({"ADDED", "MODIFIED"})
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
-class Watcher:
+class Reflector:
     """The list/watch loop of one resource, run by one thread until the stop token is set.
 
     Read top-down, as client-go's reflector: run() runs _list_and_watch() forever, spaced by the
@@ -340,7 +340,7 @@ class Watcher:
 
     def _expired(self, detail: str) -> failures.Failure | None:
         """A version the server cannot serve: after a watch's, the next sync starts from it
-        (relist.py); after a list's or stream's, with a consistent read, unless that was one
+        (versions.py); after a list's or stream's, with a consistent read, unless that was one
         already, which is a failure."""
         self.live = False
         asked = self._sync_version

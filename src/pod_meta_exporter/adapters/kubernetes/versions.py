@@ -1,6 +1,6 @@
 """Versions: the resourceVersion each list, initial stream and watch starts at, by client-go's
 reflector rules (relistResourceVersion in tools/cache/reflector.go). When a sync happens is
-watching.py's."""
+reflector.py's."""
 
 from __future__ import annotations
 
