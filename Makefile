@@ -16,7 +16,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 # This file is the one description of the pipeline; noxfile.py runs these targets in its own venvs
 # (VENV=<the session's venv>) and for other Python versions.
-.PHONY: test demo lint typecheck unit process integration controlplane node node-runtime build image bench bench-fleet e2e clean
+.PHONY: test demo golden lint typecheck unit process integration controlplane node node-runtime build image bench bench-fleet e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ node-runtime:
 
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
+
+# tests/fixtures/fluent-bit/records/, written again by real Fluent Bit from the fixture pods.
+golden: $(BIN)/.installed
+	$(BIN)/python scripts/golden-fluent-bit.py
 
 # The artifact, as `make build` was for the Go original: the wheel, in dist/.
 build: $(BIN)/.installed

@@ -1,5 +1,5 @@
-"""Rules for deploy/: the manifests render with kustomize, and wire Fluent Bit to the exporter as CONTRACT.md
-requires."""
+"""Rules for deploy/: the manifests render with kustomize, and wire Fluent Bit to the exporter as
+docs/fluent-bit-contract.md requires."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def test_namespace_metadata_is_off_in_the_base_and_on_with_the_component() -> No
 
 
 def test_the_kubernetes_filter_does_not_use_the_kubelet(setup: Setup) -> None:
-    # CONTRACT.md: with Use_Kubelet On the filter expects a PodList in the file, and crashes.
+    # docs/fluent-bit-contract.md: with Use_Kubelet On the filter expects a PodList in the file, and crashes.
     assert not is_on(setup.kubernetes_filter.get("use_kubelet", "off"))
 
 

@@ -1,6 +1,6 @@
 """A Fluent Bit reader: what the kubernetes filter would attach to each new container log, and when.
 
-It follows ../shared/fluent-bit/CONTRACT.md and nothing else. Fluent Bit's `tail` finds a new file
+It follows docs/fluent-bit-contract.md and nothing else. Fluent Bit's `tail` finds a new file
 in /var/log/containers at its next scan (`Refresh_Interval`, 1 s in our deployment) and the filter
 reads the pod's `.meta` once, at the container's first record. So for each log link that appears
 the reader reads the `.meta` at once and again 0.25, 0.5 and 1 s later: the earliest and the latest

@@ -1,4 +1,4 @@
-"""What Fluent Bit's kubernetes filter takes from the preload directory, per ../shared/fluent-bit/CONTRACT.md:
+"""What Fluent Bit's kubernetes filter takes from the preload directory, per docs/fluent-bit-contract.md:
 how it reads a `.meta` file, how it parses a log file's name, and what it attaches to a record."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ STATUS_LISTS = ("containerStatuses", "initContainerStatuses")
 
 
 def fluent_bit_view(document: dict[str, Any], container: str) -> dict[str, Any]:
-    """What merge_pod_meta() draws from a pod document for one container (CONTRACT.md's table)."""
+    """What merge_pod_meta() draws from a pod document for one container (the contract's table)."""
     metadata, spec, status = (document.get(k, {}) for k in ("metadata", "spec", "status"))
     view = {
         "pod_id": metadata.get("uid"),
@@ -41,6 +41,49 @@ def fluent_bit_view(document: dict[str, Any], container: str) -> dict[str, Any]:
             if entry.get("name") == container:
                 view[f"{key}:{container}"] = [(k, entry[k]) for k in entry if k in CONTAINER_FIELDS]
     return view
+
+
+def fluent_bit_record(
+    document: dict[str, Any],
+    *,
+    namespace: str,
+    pod: str,
+    container: str,
+    docker_id: str,
+    labels: bool = True,
+    annotations: bool = True,
+    owner_references: bool = False,
+) -> dict[str, Any]:
+    """The `kubernetes` object merge_pod_meta() builds for one container's records from a pod
+    document, keys in its order, by the rules of docs/fluent-bit-contract.md. The tag gives the pod,
+    namespace, container and docker_id; the document the rest, each key only where it has one."""
+    metadata, spec, status = (
+        value if isinstance(value := document.get(key), dict) else {}
+        for key in ("metadata", "spec", "status")
+    )
+    record: dict[str, Any] = {"pod_name": pod, "namespace_name": namespace}
+    for key, name, wanted in (
+        ("uid", "pod_id", True),
+        ("labels", "labels", labels),
+        ("annotations", "annotations", annotations),
+        ("ownerReferences", "ownerReferences", owner_references),
+    ):
+        if wanted and key in metadata:
+            record[name] = metadata[key]
+    if "nodeName" in spec:
+        record["host"] = spec["nodeName"]
+    if "podIP" in status:
+        record["pod_ip"] = status["podIP"]
+    record["container_name"] = container
+    record["docker_id"] = docker_id  # the tag's, always: a status containerID only fills a gap
+    entry: dict[str, Any] = next(
+        (e for key in STATUS_LISTS for e in status.get(key) or [] if e.get("name") == container), {}
+    )
+    if entry.get("imageID"):
+        record["container_hash"] = _without_scheme(entry["imageID"])
+    if entry.get("image"):
+        record["container_image"] = entry["image"]
+    return record
 
 
 def read_pod_file(path: Path) -> dict[str, Any] | None:

@@ -71,3 +71,21 @@ def test_the_ci_script_runs_the_readmes_test_command() -> None:
     assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == [
         "make test"
     ]
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_product_and_its_docs_point_only_inside_the_repository() -> None:
+    """The Fluent Bit contract is docs/fluent-bit-contract.md: nothing the product ships, nor the
+    README, may send a reader to a file beside the checkout that a user's clone does not have."""
+    shipped = [*(ROOT / "src").rglob("*.py"), *(ROOT / "deploy").rglob("*.yaml"), ROOT / "README.md"]
+    assert len(shipped) >= 40
+    for path in shipped:
+        text = path.read_text()
+        assert "CONTRACT.md" not in text, path.name
+        if path.suffix != ".md":  # the README may say where the tiers find the Fluent Bit binary
+            assert "shared/" not in text, path.name
+    for document in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", document.read_text()):
+            assert (document.parent / target).exists(), f"{document.name} links to a missing {target}"

@@ -13,7 +13,7 @@ from pod_meta_exporter.adapters.kubernetes.transport import ApiError
 from pod_meta_exporter.adapters.kubernetes.watch_settings import WatchSettings
 from pod_meta_exporter.adapters.metrics import Metrics
 from pod_meta_exporter.domain.documents import DocumentProfile
-from pod_meta_exporter.domain.events import PodsResynced, PodUpserted
+from pod_meta_exporter.domain.events import PodDeleted, PodsResynced, PodUpserted
 from support.listwatch_fake import Call, FakeListWatch, event, listing
 
 if TYPE_CHECKING:
@@ -161,8 +161,29 @@ def test_the_initial_state_streams_in_one_watch_that_goes_on_watching() -> None:
     assert [p["metadata"]["name"] for p in resync.pods] == ["a", "b"]
     # Only what the core reads is kept: of the containers, their names.
     assert resync.pods[0]["spec"]["containers"] == [{"name": "app"}]
-    assert update == PodUpserted(C)
+    assert update == PodUpserted(DocumentProfile.MINIMAL.pod_subset(C))
     assert run.watcher.watch_list is True
+
+
+@pytest.mark.parametrize("watch_list", [True, False], ids=["streamed", "listed"])
+def test_every_object_reaches_the_core_in_one_shape_cut_once_however_it_came(watch_list: bool) -> None:
+    """Listed, streamed or watched, each object is cut to what the core reads, so no env value is held."""
+    initial = [event("ADDED", A), bookmark("10", end=True)] if watch_list else [listing([A], "10")]
+    run = (
+        Run(watch_list=watch_list)
+        .script("stream" if watch_list else "list", initial)
+        .script("watch", [event("MODIFIED", B), event("DELETED", C)])
+    )
+
+    run.run()
+
+    resync, modified, deleted = run.events
+    assert isinstance(resync, PodsResynced)
+    assert isinstance(modified, PodUpserted)
+    assert isinstance(deleted, PodDeleted)
+    objects = [*resync.pods, modified.pod, deleted.pod]
+    assert objects == [DocumentProfile.MINIMAL.pod_subset(pod) for pod in (A, B, C)]
+    assert all(obj["spec"]["containers"] == [{"name": "app"}] for obj in objects)
 
 
 def test_after_a_410_the_state_streams_again_from_the_last_version_and_after_a_refusal_from_scratch() -> None:

@@ -15,7 +15,7 @@ from pod_meta_exporter.domain.metadata import DEFAULT_SELECTION, MetadataSelecti
 _Selection = Mapping[str, Any]
 KEEP = None
 
-# Exactly what Fluent Bit's kubernetes filter reads (shared/fluent-bit/CONTRACT.md).
+# Exactly what Fluent Bit's kubernetes filter reads (docs/fluent-bit-contract.md).
 _CONTAINER_STATUS: _Selection = {"name": KEEP, "containerID": KEEP, "imageID": KEEP, "image": KEEP}
 _POD: _Selection = {
     "metadata": {

@@ -49,7 +49,7 @@ class KubernetesCluster:
         profile: DocumentProfile = DocumentProfile.FULL,
         rng: random.Random | None = None,
     ) -> None:
-        """`profile` says what of the objects to keep while a full state is collected."""
+        """`profile` says which part of each object the core reads: the only part it is handed."""
         targets = [resources.pods(node_name, keep=profile.pod_subset)]
         if namespace_metadata:
             targets.append(resources.namespaces(keep=profile.namespace_subset))

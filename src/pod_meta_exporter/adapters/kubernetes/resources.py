@@ -20,7 +20,7 @@ class Resource:
     name: str
     path: str
     selector: tuple[tuple[str, str], ...]  # query parameters of every list and watch
-    # What of each object the core needs, kept while a full list or initial stream is collected.
+    # The part of each object the core reads: the reflector hands it nothing else.
     keep: Callable[[ApiObject], ApiObject]
     upserted: Callable[[ApiObject], ClusterEvent]
     deleted: Callable[[ApiObject], ClusterEvent]
