@@ -89,3 +89,32 @@ def test_the_product_and_its_docs_point_only_inside_the_repository() -> None:
     for document in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", document.read_text()):
             assert (document.parent / target).exists(), f"{document.name} links to a missing {target}"
+
+
+def test_the_architecture_section_names_every_file_of_the_package_and_no_other() -> None:
+    section = README.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "src" / "pod_meta_exporter"
+    files = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*")
+        if path.suffix in {".py", ".pyi", ".proto"} and path.name != "__init__.py"
+    }
+    named: set[str] = set()
+    folder = ""
+    for row in section.splitlines()[1:]:
+        if not row.startswith("| ") or row.startswith("| ---"):
+            continue
+        cells = row.strip("|").split(" | ")
+        first = cells[0].strip()
+        if first.startswith("**`"):  # a folder's heading, or a file at the package's root
+            folder = first.strip("*`") if first.endswith("/`**") else ""
+        subfolder = ""  # "kubernetes/versions.py, `backoff.py`": the names after it are in kubernetes/
+        for cell in cells:
+            for name in re.findall(r"`([\w/.]+\.(?:py|pyi|proto))`", cell):
+                if "/" in name:
+                    subfolder = name.rsplit("/", 1)[0] + "/"
+                    named.add(folder + name)
+                else:
+                    named.add(folder + subfolder + name)
+    assert files - named == set(), "files the README's architecture does not name"
+    assert named - files == set(), "names in the README's architecture that are no file"
