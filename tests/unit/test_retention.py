@@ -62,3 +62,17 @@ def test_retries_double_from_the_first_delay_up_to_the_cap_and_a_clear_starts_ov
     assert retries.next_try() is None
     retries.failed("x.meta", now=now)
     assert retries.next_try() == now + 1.0
+
+
+def test_the_directory_says_its_retention_and_ends_a_deleted_pods_file_after_it() -> None:
+    from pod_meta_exporter.domain import events
+    from pod_meta_exporter.domain.directory import MetaDirectory
+    from support import podfactory
+
+    directory = MetaDirectory(retention=90.0)
+    pod = podfactory.pod()
+    directory.handle(events.PodUpserted(pod), now=0.0)
+    directory.handle(events.PodDeleted(pod), now=10.0)
+    assert directory.retention == 90.0
+    assert directory.next_wakeup() == 100.0
+    assert directory.pending_removals == 1
