@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,6 +90,9 @@ class Metrics:
         self._ready = Gauge(
             f"{PREFIX}_ready", "1 once the initial list is done and the watch is live.", registry=r
         )
+        # The standard process_* metrics (RSS, CPU seconds, open files), as every Prometheus client
+        # exports them, so that dashboards and alerts written for any exporter work here too.
+        ProcessCollector(registry=r)
 
     def saw_event(self) -> None:
         """A watch event or bookmark arrived: the stream is alive."""
