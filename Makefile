@@ -16,12 +16,12 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 # This file is the one description of the pipeline; noxfile.py runs these targets in its own venvs
 # (VENV=<the session's venv>) and for other Python versions.
-.PHONY: test demo golden lint typecheck unit process integration controlplane node node-runtime build image bench bench-fleet e2e clean
+.PHONY: test demo golden helm-values lint typecheck unit process integration controlplane node node-runtime build image bench bench-fleet e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]'
 	touch $@
 
 test: lint typecheck unit process integration node e2e
@@ -32,6 +32,7 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 	bash scripts/actionlint.sh
 	$(BIN)/zizmor --offline --quiet .
+	$(BIN)/python scripts/test-alerts.py
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -69,6 +70,10 @@ node-runtime:
 demo: $(BIN)/.installed
 	$(BIN)/python scripts/demo.py
 
+# deploy/helm/monitoring-values.yaml, written again from deploy/monitoring/.
+helm-values: $(BIN)/.installed
+	$(BIN)/python scripts/helm-monitoring-values.py
+
 # tests/fixtures/fluent-bit/records/, written again by real Fluent Bit from the fixture pods.
 golden: $(BIN)/.installed
 	$(BIN)/python scripts/golden-fluent-bit.py
@@ -91,7 +96,7 @@ e2e: $(BIN)/.installed-e2e
 	$(BIN)/python scripts/offline-kind.py run -- $(PYTEST) tests/e2e -rs $(PYTEST_ARGS)
 
 $(BIN)/.installed-e2e: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,e2e]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench,e2e]'
 	touch $@
 
 bench: $(BIN)/.installed controlplane node-runtime

@@ -1,8 +1,9 @@
-"""The integration tier's tools: objects to create in the test API server, deploy/'s identity, and
-exporters started for one test."""
+"""The integration tier's tools: objects to create in the test API server, deploy/'s identity,
+exporters started for one test, and server-side dry runs."""
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import TYPE_CHECKING
 
@@ -175,3 +176,33 @@ class Exporters:
 
     def log_tails(self) -> str:
         return "\n".join(f"--- {exporter.name} ---\n{exporter.log_tail(80)}" for exporter in self.started)
+
+
+# Strict: an unknown or duplicated field is an error, not silently dropped.
+DRY_RUN = "dryRun=All&fieldValidation=Strict"
+
+
+def dry_run(admin: KubeApi, obj: Json) -> tuple[int, Json]:
+    """POST to the object's collection; an object the suite itself created (the RBAC) is
+    dry-run as a replacement of the live one instead."""
+    collection = collection_path(admin, obj)
+    reply = admin.call("POST", f"{collection}?{DRY_RUN}", obj)
+    if reply.status == 409 and reply.json().get("reason") == "AlreadyExists":
+        path = f"{collection}/{obj['metadata']['name']}"
+        live = admin.expect("GET", path)
+        replacement = copy.deepcopy(obj)
+        replacement["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        reply = admin.call("PUT", f"{path}?{DRY_RUN}", replacement)
+    return reply.status, reply.json()
+
+
+def collection_path(admin: KubeApi, obj: Json) -> str:
+    """From API discovery: where objects of this kind are created."""
+    api_version = obj["apiVersion"]
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    (resource,) = (
+        r for r in admin.expect("GET", base)["resources"] if r["kind"] == obj["kind"] and "/" not in r["name"]
+    )
+    if resource["namespaced"]:
+        return f"{base}/namespaces/{obj['metadata']['namespace']}/{resource['name']}"
+    return f"{base}/{resource['name']}"

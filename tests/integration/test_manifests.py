@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
+from integration.harness import dry_run
 from support import manifests
 from support.manifests import (
     BASE_DIR,
@@ -31,8 +32,6 @@ KUSTOMIZATIONS = {
     "container-runtime": CONTAINER_RUNTIME_DIR,
     "e2e-overlay": E2E_OVERLAY_DIR,
 }
-# Strict: an unknown or duplicated field is an error, not silently dropped.
-DRY_RUN = "dryRun=All&fieldValidation=Strict"
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS.values(), ids=KUSTOMIZATIONS.keys())
@@ -77,29 +76,3 @@ def test_the_dry_run_rejects_a_misspelled_field(admin: KubeApi) -> None:
 
     assert status == 400, answer
     assert "imagePullPolcy" in answer["message"]
-
-
-def dry_run(admin: KubeApi, obj: Json) -> tuple[int, Json]:
-    """POST to the object's collection; an object the suite itself created (the RBAC) is
-    dry-run as a replacement of the live one instead."""
-    collection = collection_path(admin, obj)
-    reply = admin.call("POST", f"{collection}?{DRY_RUN}", obj)
-    if reply.status == 409 and reply.json().get("reason") == "AlreadyExists":
-        path = f"{collection}/{obj['metadata']['name']}"
-        live = admin.expect("GET", path)
-        replacement = copy.deepcopy(obj)
-        replacement["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        reply = admin.call("PUT", f"{path}?{DRY_RUN}", replacement)
-    return reply.status, reply.json()
-
-
-def collection_path(admin: KubeApi, obj: Json) -> str:
-    """From API discovery: where objects of this kind are created."""
-    api_version = obj["apiVersion"]
-    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    (resource,) = (
-        r for r in admin.expect("GET", base)["resources"] if r["kind"] == obj["kind"] and "/" not in r["name"]
-    )
-    if resource["namespaced"]:
-        return f"{base}/namespaces/{obj['metadata']['namespace']}/{resource['name']}"
-    return f"{base}/{resource['name']}"
