@@ -184,7 +184,11 @@ class Reflector:
             body = response.read()
         items, rv = _parse_list(body)
         del body
-        self._synced(tuple(self._taken(item) for item in items), rv, how="listed")
+        # Each cut copied afresh (a JSON round trip), so that it shares no string with the parsed
+        # list: a cut that held the parse's strings would pin its memory pages once it is freed.
+        taken = tuple(json.loads(json.dumps(self._taken(item))) for item in items)
+        del items
+        self._synced(taken, rv, how="listed")
 
     def _open(self, *, stream: bool) -> Response:
         timeout = self._rng.randint(self._settings.watch_timeout_min, self._settings.watch_timeout_max)
