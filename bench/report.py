@@ -17,6 +17,7 @@ import apicost
 import fleetproxy
 import latency
 import memory
+import plots
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -46,12 +47,23 @@ class Report:
     versions: tuple[str, str] | None  # (kubernetes, etcd) as pinned by the wrapper modules
     rows: list[Row] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    drawn: list[plots.Plot] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, rows: list[Row], section: str) -> None:
+    def add(self, rows: list[Row], section: str, drawn: tuple[plots.Plot, ...] = ()) -> None:
+        """A section, with the plots it embeds (drawn from the same figures as its tables)."""
         self.rows.extend(rows)
         self.sections.append(section)
+        self.drawn.extend(drawn)
+
+    def write(self, output: Path) -> None:
+        """RESULTS.md at `output`, and its plots in plots/ beside it."""
+        folder = output.parent / plots.DIRECTORY
+        folder.mkdir(parents=True, exist_ok=True)
+        for plot in self.drawn:
+            (folder / f"{plot.name}.svg").write_text(plot.svg)
+        output.write_text(self.markdown())
 
     def table(self) -> str:
         lines = ["| benchmark | figure | measured | target | met |", "| --- | --- | ---: | --- | :---: |"]
@@ -258,7 +270,7 @@ writeback.
 # -- 2. latency ----------------------------------------------------------------------------
 
 
-def latency_section(result: latency.Result) -> tuple[list[Row], str]:
+def latency_section(result: latency.Result) -> tuple[list[Row], str, tuple[plots.Plot, ...]]:
     rows = []
     lines = [
         "| phase | creates | achieved | failed | events | histogram p50 | p99 | max ≤ | "
@@ -296,6 +308,7 @@ def latency_section(result: latency.Result) -> tuple[list[Row], str]:
                 f"{ms(back['p50'])} / {ms(back['p99'])} / {ms(back['max'])}",
             ),
         ]
+    cdf = plots.latency_cdf(result)
     section = f"""## 2. Event-to-file latency (real API server)
 
 A control plane on loopback, Node `bench-node`, and the exporter as a subprocess (the console script,
@@ -315,8 +328,10 @@ events: ADDED, MODIFIED (its deletion recorded), DELETED.
   negative. {_mtime_note(result.mtime_lag_ms)}
 
 {chr(10).join(lines)}
+
+{cdf.markdown}
 """
-    return rows, section
+    return rows, section, (cdf,)
 
 
 def _mtime_note(lag_ms: float) -> str:
@@ -334,7 +349,9 @@ def _mtime_note(lag_ms: float) -> str:
 # -- 3. memory -----------------------------------------------------------------------------
 
 
-def memory_section(result: memory.Result, counts: tuple[int, ...]) -> tuple[list[Row], str]:
+def memory_section(
+    result: memory.Result, counts: tuple[int, ...]
+) -> tuple[list[Row], str, tuple[plots.Plot, ...]]:
     rows = []
     targets = {
         ("in a pod", "0 pods (synced)"): 40,
@@ -383,6 +400,7 @@ def memory_section(result: memory.Result, counts: tuple[int, ...]) -> tuple[list
         f"{result.import_seconds[mode] * 1000:.0f} ms |"
         for mode in result.import_seconds
     ]
+    by_pods, peaks = plots.rss_against_pods(result, counts), plots.restart_peaks(result, counts)
     section = f"""## 3. Memory
 
 VmRSS of the exporter (`/proc/<pid>/status`), read once the directory holds every pod's file and
@@ -398,6 +416,10 @@ the exporter falls back to one LIST response. VmHWM is the peak so far.
 
 {chr(10).join(state)}
 
+{by_pods.markdown}
+
+{peaks.markdown}
+
 What a start imports (`python -X importtime`, the self times summed, until `/readyz` is 200):
 
 {chr(10).join(timing)}
@@ -406,7 +428,7 @@ What the imports alone cost, each in a fresh interpreter:
 
 {chr(10).join(imports)}
 {_memory_notes(result, counts)}"""
-    return rows, section
+    return rows, section, (by_pods, peaks)
 
 
 def _restart_peak_rows(result: memory.Result) -> list[Row]:
@@ -653,7 +675,7 @@ def _completeness_row(label: str, figures: dict[str, Any], p99: float) -> str:
     )
 
 
-def node_section(figures: dict[str, Any]) -> tuple[list[Row], str]:
+def node_section(figures: dict[str, Any]) -> tuple[list[Row], str, tuple[plots.Plot, ...]]:
     runtime, alone = figures["with_runtime"], figures["api_alone"]
     p99 = figures["p99_after_link"]
     mismatches = figures["mismatches"]
@@ -717,6 +739,7 @@ def node_section(figures: dict[str, Any]) -> tuple[list[Row], str]:
             )
         records = "\n".join(lines)
     cpu = figures["cpu_seconds"]
+    delays = plots.link_to_complete(figures)
     section = f"""## 7. Container facts at Fluent Bit's first read, on a loaded node
 
 The node tier's load mode (`tests/node/test_under_load.py`, run by `bench/nodeload.py`): a real
@@ -743,8 +766,10 @@ for that container: {mismatches["runtime"]} differences with the runtime source,
 {cpu["api_alone"]:.2f} s from the API alone, {cpu["with_runtime"]:.2f} s with the runtime source;
 VmRSS {mib(rss["api_alone"])} and {mib(rss["with_runtime"])} (grpcio and protobuf are imported only
 with the flag).
+
+{delays.markdown}
 """
-    return rows, section
+    return rows, section, (delays,)
 
 
 def fleet_section(result: fleet.Result) -> tuple[list[Row], str]:

@@ -122,7 +122,7 @@ def main() -> int:  # noqa: PLR0912 - one branch per benchmark
     for failure in result.errors:
         print(f"error: {failure}", file=sys.stderr)
     if output is not None:
-        output.write_text(result.markdown())
+        result.write(output)
         print(f"\nwrote {_relative(output)}")
     return 1 if result.errors else 0
 
