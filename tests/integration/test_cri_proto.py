@@ -3,24 +3,14 @@ module proxy serves it (the unit tier checks that the stubs are generated from i
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 from pathlib import Path
 
 from pod_meta_exporter.adapters import cri
+from support import gomodules
 
 VENDORED = Path(cri.__file__).with_name("api.proto")
 
 
 def test_the_vendored_api_proto_is_the_go_modules_at_the_pinned_version() -> None:
-    with tempfile.TemporaryDirectory() as outside_any_module:
-        found = subprocess.run(
-            ["go", "mod", "download", "-json", f"k8s.io/cri-api@{cri.CRI_API_VERSION}"],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=outside_any_module,
-        )
-    module = Path(json.loads(found.stdout)["Dir"])
+    module = gomodules.module_dir("k8s.io/cri-api", cri.CRI_API_VERSION)
     assert (module / "pkg/apis/runtime/v1/api.proto").read_bytes() == VENDORED.read_bytes()

@@ -6,17 +6,13 @@ deploy/helm/monitoring-values.yaml (its Service, ServiceMonitor and PrometheusRu
 from __future__ import annotations
 
 import functools
-import json
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from integration.harness import dry_run
-from support import manifests
+from support import gomodules, manifests
 from support.manifests import DEPLOY_DIR
 from support.waiting import wait_for
 
@@ -37,17 +33,7 @@ HELM_MONITORING_VALUES = DEPLOY_DIR / "helm" / "monitoring-values.yaml"
 
 
 def crd_documents() -> list[Json]:
-    with tempfile.TemporaryDirectory() as outside_any_module:
-        found = subprocess.run(
-            ["go", "mod", "download", "-json", f"{MODULE}@{PROMETHEUS_OPERATOR}"],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=outside_any_module,
-            timeout=300,
-        )
-    module = Path(json.loads(found.stdout)["Dir"])
-    folder = module / "example" / "prometheus-operator-crd"
+    folder = gomodules.module_dir(MODULE, PROMETHEUS_OPERATOR) / "example" / "prometheus-operator-crd"
     return [yaml.safe_load((folder / f"monitoring.coreos.com_{name}.yaml").read_text()) for name in CRDS]
 
 
