@@ -47,7 +47,15 @@ def test_a_burst_of_200_pods_created_and_deleted_at_once_all_get_their_files(
         what=f"{PODS} files",
     )
     assert {name: exporter.file_uid(pod_file(namespace, name)) for name in names} == uids
-    assert exporter.value("pod_meta_exporter_pending_removals") == PODS
+    # A file exists from its pod's ADDED event; its DELETED event, which starts the retention, may
+    # still be on its way when the last file appears.
+    wait_for(
+        lambda: exporter.value("pod_meta_exporter_pending_removals") == PODS,
+        timeout=30,
+        interval=0.1,
+        what=f"{PODS} pending removals",
+        seen=lambda: exporter.value("pod_meta_exporter_pending_removals"),
+    )
     assert exporter.metrics().total("pod_meta_exporter_rejected_objects_total") == 0
 
     count, quantiles = exporter.event_to_file_latency()
