@@ -125,7 +125,8 @@ def test_a_pod_recreated_under_its_name_during_the_retention_keeps_the_new_pods_
     # The marker's file going shows the old web-0's retention is over too.
     wait_for(lambda: marker not in exporter.files(), timeout=RETENTION + 10, what="the marker's removal")
     assert exporter.file_uid(web) == uid(new)
-    assert exporter.value("pod_meta_exporter_pending_removals") == 0
+    # The gauge is set just after the removal, in the same pass.
+    wait_for(lambda: exporter.value("pod_meta_exporter_pending_removals") == 0, timeout=5, what="0 pending")
 
 
 @pytest.mark.timeout(90)
