@@ -53,6 +53,19 @@ def _render(draw: Callable[[Axes], None], *, name: str, alt: str) -> Plot:
     return Plot(name=name, alt=alt, svg=buffer.getvalue())
 
 
+def _mib_line(axes: Axes, points: list[tuple[int, int | None]], *, label: str) -> None:
+    """One line of KiB figures by pods, drawn in MiB; a figure the run lacks is left out."""
+    known = [(pods, kib / _MIB) for pods, kib in points if kib is not None]
+    axes.plot([pods for pods, _ in known], [mib for _, mib in known], marker="o", label=label)
+
+
+def _cdf(axes: Axes, seconds: list[float], *, label: str) -> None:
+    """The cumulative distribution of durations, in milliseconds; nothing for none."""
+    values = sorted(value * 1000 for value in seconds)
+    if values:
+        axes.step(values, [(i + 1) / len(values) for i in range(len(values))], where="post", label=label)
+
+
 def rss_against_pods(result: memory.Result, counts: tuple[int, ...]) -> Plot:
     """Settled VmRSS at 0 and each count of pods on the node, one line per way of running."""
 
@@ -60,8 +73,7 @@ def rss_against_pods(result: memory.Result, counts: tuple[int, ...]) -> Plot:
         for mode in memory.MODES:
             figures = result.rss_kib.get(mode, {})
             points = [(0, figures.get("0 pods (synced)"))] + [(n, figures.get(f"{n:,} pods")) for n in counts]
-            known = [(n, kib / _MIB) for n, kib in points if kib is not None]
-            axes.plot([n for n, _ in known], [mib for _, mib in known], marker="o", label=mode)
+            _mib_line(axes, points, label=mode)
         axes.set_xlabel("pods on the node")
         axes.set_ylabel("VmRSS (MiB)")
         axes.set_ylim(bottom=0)
@@ -80,9 +92,7 @@ def restart_peaks(result: memory.Result, counts: tuple[int, ...]) -> Plot:
             (memory.RESTART_STREAMED, "streamed (WatchList)"),
             (memory.RESTART_LISTED, "listed"),
         ):
-            points = [(n, figures.get(f"{n:,} pods, {how}")) for n in counts]
-            known = [(n, kib / _MIB) for n, kib in points if kib is not None]
-            axes.plot([n for n, _ in known], [mib for _, mib in known], marker="o", label=f"state {label}")
+            _mib_line(axes, [(n, figures.get(f"{n:,} pods, {how}")) for n in counts], label=f"state {label}")
         axes.set_xlabel("pods on the node")
         axes.set_ylabel("peak VmHWM (MiB)")
         axes.set_ylim(bottom=0)
@@ -97,10 +107,7 @@ def latency_cdf(result: latency.Result) -> Plot:
 
     def draw(axes: Axes) -> None:
         for phase in result.phases:
-            values = sorted(seconds * 1000 for seconds in phase.after_return)
-            if values:
-                fractions = [(i + 1) / len(values) for i in range(len(values))]
-                axes.step(values, fractions, where="post", label=f"{phase.name} ({len(values):,} pods)")
+            _cdf(axes, phase.after_return, label=f"{phase.name} ({len(phase.after_return):,} pods)")
         axes.set_xlabel("file mtime - create answered (ms)")
         axes.set_ylabel("fraction of pods")
         axes.set_ylim(0, 1.02)
@@ -115,10 +122,8 @@ def link_to_complete(figures: dict[str, Any]) -> Plot:
 
     def draw(axes: Axes) -> None:
         for key, label in (("api_alone", "the API alone"), ("with_runtime", "with the runtime source")):
-            values = sorted(seconds * 1000 for seconds in figures[key]["delays"])
-            if values:
-                fractions = [(i + 1) / len(values) for i in range(len(values))]
-                axes.step(values, fractions, where="post", label=f"{label} ({len(values)} containers)")
+            delays = figures[key]["delays"]
+            _cdf(axes, delays, label=f"{label} ({len(delays)} containers)")
         axes.axvline(0, color="grey", linewidth=0.8)
         axes.set_xlabel("complete .meta - log link (ms; negative: before the link)")
         axes.set_ylabel("fraction of containers")

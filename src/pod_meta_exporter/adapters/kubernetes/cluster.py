@@ -59,7 +59,7 @@ class KubernetesCluster:
         self._rng = rng if rng is not None else random.Random()
         self._targets = targets
         self._stop = stopping.StopToken()
-        self._watchers: list[reflector.Reflector] = []
+        self._reflectors: list[reflector.Reflector] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._started = False
@@ -71,7 +71,7 @@ class KubernetesCluster:
                 msg = "KubernetesCluster.start() can be called only once"
                 raise RuntimeError(msg)
             self._started = True
-            self._watchers = [
+            self._reflectors = [
                 reflector.Reflector(
                     listwatch=listwatch.ApiListWatch(
                         self._transport, target, timeout=self._settings.request_timeout
@@ -85,14 +85,14 @@ class KubernetesCluster:
                 )
                 for target in self._targets
             ]
-        for watcher in self._watchers:
+        for each in self._reflectors:
 
-            def watch(watcher: reflector.Reflector = watcher) -> None:
-                watcher.run()
+            def watch(each: reflector.Reflector = each) -> None:
+                each.run()
                 if not self._stop.is_set():
                     ended()
 
-            thread = threading.Thread(target=watch, name=f"watch-{watcher.resource.name}", daemon=True)
+            thread = threading.Thread(target=watch, name=f"watch-{each.resource.name}", daemon=True)
             self._threads.append(thread)
             thread.start()
 
@@ -108,9 +108,7 @@ class KubernetesCluster:
 
     def is_live(self) -> bool:
         return (
-            not self._stop.is_set()
-            and bool(self._watchers)
-            and all(watcher.live for watcher in self._watchers)
+            not self._stop.is_set() and bool(self._reflectors) and all(each.live for each in self._reflectors)
         )
 
     def close(self) -> None:
